@@ -1,0 +1,185 @@
+"""HSTU: Hierarchical Sequential Transduction Units (Zhai et al., ICML 2024).
+
+Each block computes, for the inputs X of one user (N positions, width D):
+
+    U, V, Q, K = Split(SiLU(f1(Norm(X))))
+    A = SiLU(Q K^T + rab^{p,t}) / n,  masked causally, no softmax
+    Y = X + Dropout(f2(Norm(A V) * U))
+
+Paper symbol -> name here:
+    X -> ``x`` (jagged, (T, D)); f1 -> ``HSTUBlock.uvqk``; f2 -> ``HSTUBlock.output``;
+    U, V, Q, K -> ``gate``, ``value``, ``query``, ``key``;
+    rab^{p,t} -> ``RelativeAttentionBias`` (position difference + time bucket);
+    n -> ``HSTUEncoder.max_length``; d_qk -> ``attention_dim``; d_v -> ``linear_dim``.
+
+Normalizer n: the pointwise weights are divided by the configured maximum
+history length, a constant, as in the reference implementation (which pads every
+batch to that length). Dividing by each user's own length would let the number of
+later items change earlier outputs; dividing by the padded length of the batch
+would make a user's output depend on the other users in the batch.
+
+Time gaps: the bias for query i and key j uses the bucketed log of
+t_i - t_j (seconds), i.e. the query's own timestamp, so no future timestamp is read.
+
+Shape legend: B users, N padded length (``batch.max_length``), T history elements,
+D embedding dim, H heads, Dqk = attention_dim, Dv = linear_dim.
+"""
+
+from __future__ import annotations
+
+import gin
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from genrec.modeling import jagged
+from genrec.modeling.batch import SequenceBatch
+from genrec.modeling.encoders.base import SequenceEncoder
+from genrec.modeling.time_buckets import bucketize_time_gaps
+
+
+class RelativeAttentionBias(nn.Module):
+    """Learned bias from the position difference i - j and the bucketed time gap."""
+
+    def __init__(self, max_length: int, num_time_buckets: int) -> None:
+        super().__init__()
+        self.position_weight = nn.Parameter(torch.empty(max_length).normal_(0, 0.02))
+        self.time_weight = nn.Parameter(
+            torch.empty(num_time_buckets + 1).normal_(0, 0.02)
+        )
+
+    def forward(self, position_index: Tensor, time_index: Tensor) -> Tensor:
+        """Return the (B, N, N) bias.
+
+        Args:
+            position_index: (N, N) int64 clamped position differences i - j.
+            time_index: (B, N, N) int64 time-gap buckets.
+        """
+        n = position_index.shape[0]
+        position_bias = self.position_weight.index_select(0, position_index.view(-1))
+        time_bias = self.time_weight.index_select(0, time_index.reshape(-1))
+        return time_bias.view(time_index.shape) + position_bias.view(1, n, n)
+
+
+class HSTUBlock(nn.Module):
+    """One HSTU layer over jagged inputs; attention runs on a padded view."""
+
+    def __init__(
+        self,
+        embedding_dim: int,
+        num_heads: int,
+        attention_dim: int,
+        linear_dim: int,
+        max_length: int,
+        num_time_buckets: int,
+        linear_dropout: float,
+        attention_dropout: float,
+    ) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.attention_dim = attention_dim
+        self.linear_dim = linear_dim
+        self.max_length = max_length
+        self.attention_dropout = attention_dropout
+        self.input_norm = nn.LayerNorm(embedding_dim)
+        width = num_heads * (2 * linear_dim + 2 * attention_dim)
+        self.uvqk = nn.Linear(embedding_dim, width)
+        self.bias = RelativeAttentionBias(max_length, num_time_buckets)
+        self.output_norm = nn.LayerNorm(num_heads * linear_dim)
+        self.output = nn.Linear(num_heads * linear_dim, embedding_dim)
+        self.dropout = nn.Dropout(linear_dropout)
+
+    def forward(
+        self,
+        x: Tensor,
+        offsets: Tensor,
+        max_length: int,
+        position_index: Tensor,
+        time_index: Tensor,
+    ) -> Tensor:
+        """Apply the block to (T, D) jagged ``x``; returns (T, D)."""
+        h, dv, dqk = self.num_heads, self.linear_dim, self.attention_dim
+        projected = F.silu(self.uvqk(self.input_norm(x)))  # (T, H*(2Dv+2Dqk))
+        gate, vqk = projected.split([h * dv, h * (dv + 2 * dqk)], dim=-1)
+
+        # Pad V, Q, K together: one copy instead of three.
+        padded = jagged.to_padded(vqk, offsets, max_length)  # (B, N, H*(Dv+2Dqk))
+        batch, n = padded.shape[0], padded.shape[1]
+        value, query, key = padded.split([h * dv, h * dqk, h * dqk], dim=-1)
+        query = query.view(batch, n, h, dqk)
+        key = key.view(batch, n, h, dqk)
+        value = value.view(batch, n, h, dv)
+
+        logits = torch.einsum("bnhd,bmhd->bhnm", query, key)  # (B, H, N, N)
+        bias = self.bias(position_index, time_index)  # (B, N, N)
+        weights = F.silu(logits + bias.unsqueeze(1).to(logits.dtype)) / self.max_length
+        causal = torch.ones(n, n, dtype=torch.bool, device=x.device).tril()  # (N, N)
+        weights = weights.masked_fill(~causal, 0.0)
+        weights = F.dropout(weights, self.attention_dropout, self.training)
+        attended = torch.einsum("bhnm,bmhd->bnhd", weights, value)  # (B, N, H, Dv)
+        attended = jagged.from_padded(
+            attended.reshape(batch, n, h * dv), offsets, x.shape[0]
+        )  # (T, H*Dv)
+
+        mixed = self.output_norm(attended) * gate  # (T, H*Dv)
+        return x + self.dropout(self.output(mixed))
+
+
+@gin.configurable
+class HSTUEncoder(SequenceEncoder):
+    """A stack of HSTU blocks with relative position and time biases."""
+
+    def __init__(
+        self,
+        embedding_dim: int = 50,
+        num_blocks: int = 2,
+        num_heads: int = 1,
+        attention_dim: int = 25,
+        linear_dim: int = 25,
+        max_length: int = 200,
+        num_time_buckets: int = 128,
+        time_log_step: float = 0.301,
+        linear_dropout: float = 0.2,
+        attention_dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.max_length = max_length
+        self.num_time_buckets = num_time_buckets
+        self.time_log_step = time_log_step
+        self.blocks = nn.ModuleList(
+            HSTUBlock(
+                embedding_dim,
+                num_heads,
+                attention_dim,
+                linear_dim,
+                max_length,
+                num_time_buckets,
+                linear_dropout,
+                attention_dropout,
+            )
+            for _ in range(num_blocks)
+        )
+
+    def forward(self, x: Tensor, batch: SequenceBatch) -> Tensor:
+        n = batch.max_length
+        if n > self.max_length:
+            raise ValueError(
+                f"batch holds a history of {n} items but HSTUEncoder.max_length "
+                f"is {self.max_length}; truncate when batching"
+            )
+        position_index, time_index = self._bias_indices(batch)
+        for block in self.blocks:
+            x = block(x, batch.offsets, n, position_index, time_index)
+        return x
+
+    def _bias_indices(self, batch: SequenceBatch) -> tuple[Tensor, Tensor]:
+        """Return the (N, N) position-difference and (B, N, N) time-bucket indices."""
+        n = batch.max_length
+        arange = torch.arange(n, device=batch.device)
+        position_index = (arange.view(n, 1) - arange.view(1, n)).clamp(min=0)
+        timestamps = jagged.to_padded(batch.timestamps, batch.offsets, n)  # (B, N)
+        gaps_s = timestamps.unsqueeze(2) - timestamps.unsqueeze(1)  # (B, N, N)
+        time_index = bucketize_time_gaps(
+            gaps_s, self.num_time_buckets, self.time_log_step
+        )
+        return position_index, time_index

@@ -1,0 +1,51 @@
+"""The interface every similarity module implements, and its three shape cases.
+
+Shape legend: B candidate rows, r queries per row, X candidates per row,
+D embedding dim.
+
+Queries (Q, D) are scored against candidates (C, X, D) where C divides Q:
+
+- C = 1: every query meets one shared candidate set -> (Q, X);
+- C = Q: query b meets its own row of candidates -> (Q, X);
+- Q = C * r: queries b*r .. b*r + r - 1 meet row b -> (Q, X).
+"""
+
+from __future__ import annotations
+
+import abc
+
+from torch import Tensor, nn
+
+
+class Similarity(nn.Module, abc.ABC):
+    """Scores queries against candidate items."""
+
+    #: floats held per (query, candidate) score; sizes chunks in top-K search.
+    work_per_score: int = 1
+
+    @abc.abstractmethod
+    def forward(
+        self, queries: Tensor, items: Tensor, item_ids: Tensor | None = None
+    ) -> Tensor:
+        """Score (Q, D) queries against (C, X, D) items.
+
+        Args:
+            queries: (Q, D) postprocessed user embeddings.
+            items: (C, X, D) postprocessed item embeddings, C in {1, Q, Q / r}.
+            item_ids: (C, X) int64 ids of the items, side information for
+                modules that use it.
+
+        Returns:
+            (Q, X) scores.
+        """
+
+
+def group_queries(queries: Tensor, items: Tensor) -> Tensor:
+    """View (Q, ...) queries as (C, Q / C, ...) to meet (C, X, D) candidate rows."""
+    rows, total = items.shape[0], queries.shape[0]
+    if rows == 0 or total % rows:
+        raise ValueError(
+            f"similarity: {total} queries cannot be split evenly over "
+            f"{rows} candidate rows; expected rows = 1, = queries, or to divide them"
+        )
+    return queries.view(rows, total // rows, *queries.shape[1:])
