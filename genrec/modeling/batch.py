@@ -60,7 +60,9 @@ class SequenceBatch:
     def device(self) -> torch.device:
         return self.item_ids.device
 
-    def to(self, device: torch.device | str, non_blocking: bool = True) -> SequenceBatch:
+    def to(
+        self, device: torch.device | str, non_blocking: bool = True
+    ) -> SequenceBatch:
         """Return a copy with every tensor moved to ``device``."""
         moved = {
             field.name: _move(getattr(self, field.name), device, non_blocking)

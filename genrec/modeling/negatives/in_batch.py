@@ -6,7 +6,7 @@ import gin
 import torch
 from torch import Tensor
 
-from genrec.modeling.negatives.base import NegativeSampler, Negatives
+from genrec.modeling.negatives.base import Negatives, NegativeSampler
 
 
 @gin.configurable
