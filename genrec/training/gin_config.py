@@ -1,0 +1,66 @@
+"""Resolving gin configs in the parent and re-parsing them on every rank.
+
+absl flags and gin bindings do not survive a process spawn, so the parent turns
+the config files plus bindings into one resolved string; ranks and checkpoints
+carry that string and parse it again.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import gin
+
+# Packages whose modules define gin configurables (encoders, losses, trainer...).
+CONFIGURABLE_PACKAGES = ("genrec.modeling", "genrec.training")
+
+NUM_ITEMS_MACRO = "NUM_ITEMS"
+
+
+def import_configurables() -> None:
+    """Import every module that registers configurables, so any config parses."""
+    for package_name in CONFIGURABLE_PACKAGES:
+        package = importlib.import_module(package_name)
+        for module in pkgutil.walk_packages(package.__path__, f"{package_name}."):
+            if module.name.endswith(("_cli", ".cli")):
+                continue  # entry points define absl flags at import time
+            importlib.import_module(module.name)
+
+
+def resolve_config(
+    gin_files: Sequence[str | Path],
+    gin_bindings: Sequence[str],
+    *,
+    num_items: int,
+) -> str:
+    """Parse config files and bindings, bind the catalogue size; return the result.
+
+    `NUM_ITEMS` is a macro the configs reference wherever the model needs the
+    catalogue size; it is always taken from the data, never from a file.
+
+    Raises:
+        FileNotFoundError: naming a missing config file.
+    """
+    import_configurables()
+    for path in gin_files:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"{path}: gin config file not found")
+    gin.clear_config()
+    gin.parse_config_files_and_bindings(
+        [str(path) for path in gin_files],
+        [*gin_bindings, f"{NUM_ITEMS_MACRO} = {num_items}"],
+        finalize_config=False,
+    )
+    resolved = gin.config_str()
+    gin.clear_config()
+    return resolved
+
+
+def parse_resolved(config: str) -> None:
+    """Make `config` (from `resolve_config` or a checkpoint) the active gin config."""
+    import_configurables()
+    gin.clear_config()
+    gin.parse_config(config)
