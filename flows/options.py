@@ -1,0 +1,77 @@
+"""absl flags shared by `genrec pipeline` and `genrec deploy`: the pipeline's
+parameters, turned into keyword arguments of `flows.pipeline.pipeline`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from absl import flags
+
+FLAGS = flags.FLAGS
+
+
+def define_pipeline_flags() -> None:
+    """Define the pipeline's flags (call once, at import of an entry point)."""
+    flags.DEFINE_string("dataset", "synthetic", "Dataset name (synthetic, ml-100k...).")
+    flags.DEFINE_string("raw_path", None, "Raw file or folder; default downloads.")
+    flags.DEFINE_string(
+        "gin_config_file", None, "Training gin config (default: the synthetic CPU one)."
+    )
+    flags.DEFINE_multi_string("gin_bindings", [], "Extra gin bindings, in order.")
+    flags.DEFINE_integer(
+        "world_size", None, "Training processes (default: GPUs, or 1 on CPU)."
+    )
+    flags.DEFINE_string("filter_mode", None, "Preprocessing filter mode.")
+    flags.DEFINE_integer("min_presence", None, "Minimum interactions per user/item.")
+    flags.DEFINE_bool("dedup", None, "Drop duplicate (user, item) ratings.")
+    flags.DEFINE_enum(
+        "on_bad_rows", "error", ["error", "skip"], "What to do with malformed rows."
+    )
+    flags.DEFINE_multi_string(
+        "dataset_option",
+        [],
+        "Dataset option KEY=VALUE (VALUE read as JSON when it parses), e.g. "
+        "num_users=500 for the synthetic dataset.",
+    )
+    flags.DEFINE_string("experiment", "genrec", "MLflow experiment name.")
+    flags.DEFINE_string("model_name", None, "Registered model name (genrec-DATASET).")
+    flags.DEFINE_float("train_timeout_s", None, "Wall-clock limit of the training.")
+
+
+def parse_key_values(pairs: list[str]) -> dict[str, Any]:
+    """Turn `["a=1", "b=x"]` into `{"a": 1, "b": "x"}`.
+
+    Raises:
+        ValueError: naming the pair that has no `=`.
+    """
+    parsed: dict[str, Any] = {}
+    for pair in pairs:
+        key, separator, text = pair.partition("=")
+        if not separator or not key:
+            raise ValueError(f"--dataset_option {pair!r}: expected KEY=VALUE")
+        try:
+            parsed[key] = json.loads(text)
+        except json.JSONDecodeError:
+            parsed[key] = text
+    return parsed
+
+
+def pipeline_kwargs() -> dict[str, Any]:
+    """The pipeline's keyword arguments from the parsed flags (unset ones omitted)."""
+    kwargs: dict[str, Any] = {
+        "dataset": FLAGS.dataset,
+        "raw_path": FLAGS.raw_path,
+        "gin_config_file": FLAGS.gin_config_file,
+        "gin_bindings": list(FLAGS.gin_bindings),
+        "world_size": FLAGS.world_size,
+        "filter_mode": FLAGS.filter_mode,
+        "min_presence": FLAGS.min_presence,
+        "dedup": FLAGS.dedup,
+        "on_bad_rows": FLAGS.on_bad_rows,
+        "dataset_options": parse_key_values(FLAGS.dataset_option) or None,
+        "experiment": FLAGS.experiment,
+        "model_name": FLAGS.model_name,
+        "train_timeout_s": FLAGS.train_timeout_s,
+    }
+    return {key: value for key, value in kwargs.items() if value is not None}

@@ -1,0 +1,144 @@
+"""Preprocess: raw ratings -> Parquet sequences, cached on the data's content.
+
+The cache key is the content fingerprint of the raw files, the SQL steps and
+the parameters (see `genrec.tracking.fingerprint`), never a path: an edited
+raw file recomputes, an unchanged one is served from Prefect's result cache
+and the SQL does not run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import TASK_SOURCE, Inputs
+
+from genrec.paths import genrec_home
+from genrec.tracking.fingerprint import content_fingerprint
+
+# Inputs that do not change the output: where the raw bytes live (the
+# fingerprint already holds their content) and how many threads DuckDB uses.
+_NOT_IN_CACHE_KEY = ["raw_path", "threads"]
+
+
+def datasets_root() -> Path:
+    """Return the folder holding one output folder per dataset fingerprint."""
+    return genrec_home() / "datasets"
+
+
+def preprocess_parameters(
+    dataset: str,
+    *,
+    filter_mode: str | None = None,
+    min_presence: int | None = None,
+    dedup: bool | None = None,
+    on_bad_rows: str = "error",
+    options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Collect the parameters that shape the output (the fingerprinted ones)."""
+    return {
+        "dataset": dataset,
+        "filter_mode": filter_mode,
+        "min_presence": min_presence,
+        "dedup": dedup,
+        "on_bad_rows": on_bad_rows,
+        "options": dict(options or {}),
+    }
+
+
+@task(name="fingerprint-dataset", retries=2, retry_delay_seconds=10)
+def fingerprint_dataset(raw_path: str | None, parameters: dict[str, Any]) -> str:
+    """Hash the raw files (downloading them if needed), SQL steps and parameters."""
+    from genrec.data.datasets import raw_files
+
+    from genrec.data import sql_files
+
+    files = raw_files(parameters["dataset"], raw_path, parameters["options"] or None)
+    fingerprint = content_fingerprint(files, sql_files(), parameters)
+    get_run_logger().info(
+        "dataset %s: %d raw file(s), fingerprint %s",
+        parameters["dataset"],
+        len(files),
+        fingerprint[:12],
+    )
+    return fingerprint
+
+
+@task(
+    name="preprocess-dataset",
+    cache_policy=Inputs(exclude=_NOT_IN_CACHE_KEY) + TASK_SOURCE,
+    persist_result=True,
+    retries=1,
+)
+def preprocess_dataset(
+    fingerprint: str,
+    raw_path: str | None,
+    parameters: dict[str, Any],
+    output_root: str,
+    threads: int | None = None,
+) -> str:
+    """Run the SQL chain into `<output_root>/<dataset>/<fingerprint>`; return it."""
+    from genrec.data.preprocess import run_preprocess
+
+    parameters = dict(parameters)
+    dataset = parameters.pop("dataset")
+    options = parameters.pop("options") or None
+    out_dir = Path(output_root) / dataset / fingerprint[:16]
+    stats = run_preprocess(
+        dataset, out_dir, raw_path, threads=threads, options=options, **parameters
+    )
+    get_run_logger().info("preprocessed %s into %s: %s", dataset, out_dir, stats)
+    return str(out_dir)
+
+
+def preprocessed_data_dir(
+    fingerprint: str,
+    raw_path: str | None,
+    parameters: dict[str, Any],
+    threads: int | None = None,
+) -> tuple[str, bool]:
+    """Run `preprocess_dataset` through its cache; return `(data_dir, cache_hit)`.
+
+    A cache entry whose folder was deleted since is recomputed rather than
+    returned.
+    """
+    arguments = dict(
+        fingerprint=fingerprint,
+        raw_path=raw_path,
+        parameters=parameters,
+        output_root=str(datasets_root()),
+        threads=threads,
+    )
+    state = preprocess_dataset(**arguments, return_state=True)
+    data_dir = state.result()
+    cache_hit = state.name == "Cached"
+    if cache_hit and not (Path(data_dir) / "stats.json").exists():
+        data_dir = preprocess_dataset.with_options(refresh_cache=True)(**arguments)
+        cache_hit = False
+    return data_dir, cache_hit
+
+
+@flow(name="preprocess")
+def preprocess(
+    dataset: str = "synthetic",
+    raw_path: str | None = None,
+    filter_mode: str | None = None,
+    min_presence: int | None = None,
+    dedup: bool | None = None,
+    on_bad_rows: str = "error",
+    dataset_options: dict[str, Any] | None = None,
+    threads: int | None = None,
+) -> str:
+    """Preprocess one dataset on its own; return the output folder."""
+    parameters = preprocess_parameters(
+        dataset,
+        filter_mode=filter_mode,
+        min_presence=min_presence,
+        dedup=dedup,
+        on_bad_rows=on_bad_rows,
+        options=dataset_options,
+    )
+    fingerprint = fingerprint_dataset(raw_path, parameters)
+    data_dir, _ = preprocessed_data_dir(fingerprint, raw_path, parameters, threads)
+    return data_dir

@@ -1,0 +1,109 @@
+"""A trained checkpoint as an MLflow pyfunc model: histories in, top-k items out.
+
+The model version holds the self-contained checkpoint (weights + resolved gin
+config) and the genrec package as code, so `mlflow.pyfunc.load_model` needs
+no checkout. Ids are genrec's dense ids (1..N); the data folder's
+items.parquet maps them to the original ones.
+
+    model = mlflow.pyfunc.load_model("models:/genrec-ml-100k@champion")
+    model.predict(pd.DataFrame({"item_ids": [[12, 7, 99]]}), params={"k": 10})
+    # -> DataFrame with list columns "item_ids" and "scores", best first
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import mlflow.pyfunc
+from mlflow.models import Model
+from mlflow.tracking import MlflowClient
+
+import genrec
+
+CHECKPOINT_ARTIFACT = "checkpoint"
+MODEL_NAME_IN_RUN = "model"
+DEFAULT_K = 10
+# What loading the model imports; pinned to the versions installed here.
+_REQUIREMENTS = ("torch", "gin-config", "numpy", "pandas", "pyarrow", "mlflow")
+
+
+class CheckpointRecommender(mlflow.pyfunc.PythonModel):
+    """Recommend the next items for chronological histories of dense item ids."""
+
+    def load_context(self, context: Any) -> None:
+        from genrec.training.checkpoint import load_checkpoint
+        from genrec.training.gin_config import parse_resolved
+        from genrec.training.trainer import Trainer
+
+        payload = load_checkpoint(context.artifacts[CHECKPOINT_ARTIFACT])
+        parse_resolved(payload["config"])
+        model = Trainer().model_factory()
+        model.load_state_dict(payload["model"])
+        self.model = model.eval()
+        self.num_items = int(payload["num_items"])
+        self.max_length = getattr(model.preprocessor, "max_length", None)
+
+    def predict(
+        self, context: Any, model_input: Any, params: dict[str, Any] | None = None
+    ) -> Any:
+        """Top-k items per row of `model_input` (column `item_ids`, oldest first).
+
+        An optional `timestamps` column (epoch seconds) feeds time-aware models.
+        Items already in a history are never recommended to it.
+        """
+        import pandas as pd
+        import torch
+
+        from genrec.modeling.batch import SequenceBatch
+
+        k = int((params or {}).get("k", DEFAULT_K))
+        histories = [[int(i) for i in row] for row in model_input["item_ids"]]
+        self._check_ids(histories)
+        timestamps = None
+        if "timestamps" in model_input:
+            timestamps = [[int(t) for t in row] for row in model_input["timestamps"]]
+        batch = SequenceBatch.from_sequences(
+            histories, timestamps, max_length=self.max_length, supervise=False
+        )
+        with torch.no_grad():
+            scores, item_ids = self.model.top_k(batch, k, exclude_history=True)
+        return pd.DataFrame(
+            {"item_ids": item_ids.tolist(), "scores": scores.float().tolist()}
+        )
+
+    def _check_ids(self, histories: list[list[int]]) -> None:
+        for row, history in enumerate(histories):
+            if not history:
+                raise ValueError(f"item_ids row {row}: empty history")
+            bad = [i for i in history if not 1 <= i <= self.num_items]
+            if bad:
+                raise ValueError(
+                    f"item_ids row {row}: ids {bad[:5]} outside 1..{self.num_items}"
+                )
+
+
+def pip_requirements() -> list[str]:
+    """Pins of the packages the model needs, as installed here."""
+    return [f"{name}=={metadata.version(name)}" for name in _REQUIREMENTS]
+
+
+def log_checkpoint_model(
+    client: MlflowClient, run_id: str, checkpoint_path: str | Path
+) -> str:
+    """Log a checkpoint as a pyfunc model of `run_id`; return its model URI."""
+    # Model.log resolves its store from the global tracking URI.
+    mlflow.set_tracking_uri(client.tracking_uri)
+    info = Model.log(
+        artifact_path=None,
+        name=MODEL_NAME_IN_RUN,
+        flavor=mlflow.pyfunc,
+        run_id=run_id,
+        python_model=CheckpointRecommender(),
+        artifacts={CHECKPOINT_ARTIFACT: str(checkpoint_path)},
+        code_paths=[str(Path(genrec.__file__).parent)],
+        pip_requirements=pip_requirements(),
+    )
+    return info.model_uri
