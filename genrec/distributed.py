@@ -42,6 +42,7 @@ from typing import Any, ParamSpec, TypeVar
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from torch.multiprocessing.spawn import ProcessException
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ _PORT_ATTEMPTS = 3
 # SIGTERM (and as long again before SIGKILL).
 _TERMINATE_GRACE_S = 1.0
 _PORT_IN_USE = re.compile(r"EADDRINUSE|address already in use", re.IGNORECASE)
+_TIMED_OUT = re.compile(r"timed out|timeout", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -191,6 +193,14 @@ def launch(
     if timeout_s <= 0:
         raise ValueError(f"timeout_s must be positive, got {timeout_s}")
     if launched_by_torchrun():
+        if world_size is not None or nnodes != 1 or node_rank != 0:
+            logger.warning(
+                "under torchrun its own flags set the topology; ignoring "
+                "world_size=%s nnodes=%d node_rank=%d",
+                world_size,
+                nnodes,
+                node_rank,
+            )
         return _run_under_torchrun(fn, args, backend, timeout_s)
     if dist.is_available() and dist.is_initialized():
         raise RuntimeError(
@@ -384,10 +394,8 @@ def _spawn(
             backend,
             timeout_s,
         )
-        _join(
-            mp.spawn(_run_rank, args=(spec,), nprocs=nprocs, join=False),
-            Path(exchange_dir),
-        )
+        _check_picklable(spec)
+        _join(mp.spawn(_run_rank, args=(spec,), nprocs=nprocs, join=False), spec)
         result_path = Path(exchange_dir) / "result.pkl"
         if not result_path.exists():
             return None
@@ -395,13 +403,26 @@ def _spawn(
             return pickle.load(fh)
 
 
-def _join(context: mp.ProcessContext, exchange_dir: Path) -> None:
+def _check_picklable(spec: _JobSpec) -> None:
+    """Fail here, with a hint, rather than with a pickling error deep in spawn."""
+    try:
+        pickle.dumps((spec.fn, spec.args))
+    except Exception as error:
+        raise TypeError(
+            f"launch(): fn and args must pickle to reach the ranks (fn a top-level "
+            f"function, args plain data such as a resolved gin config string): {error}"
+        ) from error
+
+
+def _join(context: mp.ProcessContext, spec: _JobSpec) -> None:
     """Wait for all ranks; on the first failure stop the rest and raise its error."""
     try:
         while not context.join(grace_period=_TERMINATE_GRACE_S):
             pass
-    except (mp.ProcessRaisedException, mp.ProcessExitedException) as spawn_error:
-        _raise_first_failure(exchange_dir, spawn_error)
+    except mp.ProcessExitedException as exited:
+        _raise_first_failure(spec, exited)
+    except mp.ProcessRaisedException as raised:
+        _raise_first_failure(spec, raised)
     finally:
         # Reached with live ranks only when the caller was interrupted.
         for process in context.processes:
@@ -413,14 +434,13 @@ def _join(context: mp.ProcessContext, exchange_dir: Path) -> None:
                 process.join()
 
 
-def _raise_first_failure(exchange_dir: Path, spawn_error: Exception) -> None:
+def _raise_first_failure(spec: _JobSpec, spawn_error: ProcessException) -> None:
     failures = []
-    for path in exchange_dir.glob("failure-*.pkl"):
+    for path in Path(spec.exchange_dir).glob("failure-*.pkl"):
         with path.open("rb") as fh:
             failures.append(pickle.load(fh))
     if not failures:
-        # Died without raising: a signal (killed, out of memory) or os._exit.
-        raise RankFailedError(-1, type(spawn_error).__name__, str(spawn_error).strip())
+        raise _died_without_raising(spec, spawn_error)
 
     first: _RankFailure = min(failures, key=lambda failure: failure.time_s)
     if first.phase == "init" and first.rank == 0 and _PORT_IN_USE.search(first.message):
@@ -430,9 +450,34 @@ def _raise_first_failure(exchange_dir: Path, spawn_error: Exception) -> None:
     error = first.to_error()
     original = _unpickle_exception(first.exception_pickle)
     if original is None:
+        original = error
+    else:
+        original.add_note(f"(raised on global rank {first.rank}; traceback above)")
+    if _TIMED_OUT.search(first.message):
+        original.add_note(
+            f"rank {first.rank} waited longer than timeout_s={spec.timeout_s:g} s for "
+            "the other ranks: one of them is stuck, dead, or slower than the timeout"
+        )
+    if original is error:
         raise error from None
-    original.add_note(f"(raised on global rank {first.rank}; its traceback is above)")
     raise original from error
+
+
+def _died_without_raising(
+    spec: _JobSpec, spawn_error: ProcessException
+) -> RankFailedError:
+    """Describe a rank that exited with no Python exception: a signal or exit()."""
+    rank = spec.node_rank * spec.nprocs + spawn_error.error_index
+    if isinstance(spawn_error, mp.ProcessExitedException) and spawn_error.signal_name:
+        message = (
+            f"killed by {spawn_error.signal_name} without raising (from outside, "
+            "e.g. the out-of-memory killer, or a crash in native code)"
+        )
+    elif isinstance(spawn_error, mp.ProcessExitedException):
+        message = f"exited with code {spawn_error.exit_code} without raising"
+    else:
+        message = str(spawn_error).strip()
+    return RankFailedError(rank, type(spawn_error).__name__, message)
 
 
 def _unpickle_exception(data: bytes | None) -> BaseException | None:

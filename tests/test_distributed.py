@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -60,6 +61,12 @@ def _hang_on_rank_one(ctx: DistContext) -> None:
     if ctx.rank == 1:
         time.sleep(120)
     distributed.barrier(ctx)
+
+
+def _kill_rank_one(ctx: DistContext) -> None:
+    if ctx.rank == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(60)
 
 
 class _Unpicklable(Exception):
@@ -169,13 +176,28 @@ def test_unrebuildable_error_arrives_as_rank_failed_error():
     assert "_raise_unpicklable" in info.value.traceback_text
 
 
+def test_killed_rank_is_reported_with_its_signal():
+    start = time.monotonic()
+    with pytest.raises(RankFailedError, match="rank 1 .*SIGKILL") as info:
+        launch(_kill_rank_one, world_size=2, timeout_s=60)
+
+    assert info.value.rank == 1
+    assert time.monotonic() - start < 20
+
+
 def test_hung_rank_is_bounded_by_the_timeout():
     start = time.monotonic()
-    with pytest.raises(Exception, match="(?i)timed? ?out|timeout"):
+    with pytest.raises(Exception, match="(?i)timed? ?out|timeout") as info:
         launch(_hang_on_rank_one, world_size=2, timeout_s=3)
     elapsed = time.monotonic() - start
 
     assert elapsed < 40, f"hung rank held the job for {elapsed:.1f} s"
+    assert any("timeout_s=3 s" in note for note in info.value.__notes__)
+
+
+def test_unpicklable_fn_is_refused_before_spawning():
+    with pytest.raises(TypeError, match="must pickle"):
+        launch(lambda ctx: ctx.rank, world_size=1)
 
 
 def test_two_concurrent_launches_do_not_collide():
