@@ -249,6 +249,17 @@ def launched_by_torchrun() -> bool:
     return all(name in os.environ for name in TORCHRUN_ENV)
 
 
+def hosts_rank_zero(node_rank: int = 0) -> bool:
+    """True in the process whose launch() will run global rank 0.
+
+    Under torchrun that is the worker with RANK 0; under the spawn launcher it is
+    the launcher process on node 0. Use it for work done once, before launch().
+    """
+    if launched_by_torchrun():
+        return int(os.environ["RANK"]) == 0
+    return node_rank == 0
+
+
 def resolve_backend(backend: str | None = None) -> str:
     """NCCL when CUDA and NCCL are available, else gloo; checks a given name."""
     if backend is None:

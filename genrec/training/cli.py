@@ -28,6 +28,11 @@ flags.DEFINE_integer(
 flags.DEFINE_integer("nnodes", 1, "Number of nodes (run this command on each).")
 flags.DEFINE_integer("node_rank", 0, "This node's index; node 0 hosts rank 0.")
 flags.DEFINE_string("master_addr", "127.0.0.1", "Address of node 0.")
+flags.DEFINE_integer(
+    "master_port",
+    None,
+    "Rendezvous port on node 0 (default: free port; 29500 multi-node).",
+)
 flags.DEFINE_bool("resume", False, "Continue --run_dir from its last checkpoint.")
 flags.DEFINE_float("timeout_s", None, "Bound on every wait for another rank (s).")
 flags.DEFINE_string("mlflow_tracking_uri", None, "Tracking URI of --mlflow_run_id.")
@@ -55,6 +60,7 @@ def main(argv: list[str]) -> None:
         nnodes=FLAGS.nnodes,
         node_rank=FLAGS.node_rank,
         master_addr=FLAGS.master_addr,
+        master_port=FLAGS.master_port,
         resume=FLAGS.resume,
         timeout_s=FLAGS.timeout_s,
         mlflow_tracking_uri=FLAGS.mlflow_tracking_uri,

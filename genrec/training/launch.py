@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from genrec.distributed import DistContext, launch
+from genrec.distributed import DistContext, hosts_rank_zero, launch
 from genrec.training.checkpoint import BEST_CHECKPOINT, CHECKPOINT_DIR
 from genrec.training.gin_config import parse_resolved, resolve_config
 from genrec.training.runs import (
@@ -61,6 +61,7 @@ def train(
     nnodes: int = 1,
     node_rank: int = 0,
     master_addr: str = "127.0.0.1",
+    master_port: int | None = None,
     resume: bool = False,
     timeout_s: float | None = None,
     mlflow_tracking_uri: str | None = None,
@@ -74,7 +75,8 @@ def train(
         data_dir: folder written by `genrec preprocess`.
         run_dir: the run folder; must be new or empty unless `resume`.
         world_size: processes per node (default: one per GPU, or 1 on CPU).
-        nnodes, node_rank, master_addr: multi-node topology of the spawn launcher.
+        nnodes, node_rank, master_addr, master_port: multi-node topology of the
+            spawn launcher (ignored under torchrun, which sets its own).
         resume: continue the run in `run_dir` from its last checkpoint, with the
             config stored there (files and bindings given here are ignored).
         timeout_s: bound on every wait for another rank (default 600 s).
@@ -84,7 +86,7 @@ def train(
     data_dir = Path(data_dir).resolve()
     # Only node 0 owns the run folder; other nodes write nothing (their ranks
     # never log or save), so they may share it over a network file system.
-    owner = node_rank == 0
+    owner = hosts_rank_zero(node_rank)
     run_dir = (
         claim_run_dir(run_dir, resume=resume) if owner else Path(run_dir).resolve()
     )
@@ -106,6 +108,7 @@ def train(
             nnodes=nnodes,
             node_rank=node_rank,
             master_addr=master_addr,
+            master_port=master_port,
             timeout_s=DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s,
         )
     finally:
