@@ -1,0 +1,38 @@
+from pathlib import Path
+
+from genrec.tracking.fingerprint import content_fingerprint
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_same_bytes_elsewhere_hash_the_same(tmp_path):
+    sql = [_write(tmp_path / "sql" / "01_load.sql", "select 1")]
+    first = _write(tmp_path / "a" / "ratings.csv", "1,2,5,100\n")
+    second = _write(tmp_path / "b" / "ratings.csv", "1,2,5,100\n")
+
+    assert content_fingerprint([first], sql, {"dataset": "x"}) == content_fingerprint(
+        [second], sql, {"dataset": "x"}
+    )
+
+
+def test_one_changed_byte_sql_step_or_parameter_changes_the_hash(tmp_path):
+    sql = [_write(tmp_path / "sql" / "01_load.sql", "select 1")]
+    raw = _write(tmp_path / "ratings.csv", "1,2,5,100\n")
+    base = content_fingerprint([raw], sql, {"dataset": "x", "min_presence": 5})
+
+    _write(raw, "1,2,4,100\n")
+    edited_raw = content_fingerprint([raw], sql, {"dataset": "x", "min_presence": 5})
+    _write(raw, "1,2,5,100\n")
+    _write(sql[0], "select 2")
+    edited_sql = content_fingerprint([raw], sql, {"dataset": "x", "min_presence": 5})
+    _write(sql[0], "select 1")
+    other_parameter = content_fingerprint(
+        [raw], sql, {"dataset": "x", "min_presence": 4}
+    )
+
+    assert len({base, edited_raw, edited_sql, other_parameter}) == 4
+    assert content_fingerprint([raw], sql, {"dataset": "x", "min_presence": 5}) == base
