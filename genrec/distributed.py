@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import functools
+import hashlib
 import logging
 import os
 import pickle
@@ -328,6 +329,40 @@ def broadcast_object(obj: R, ctx: DistContext, src: int = 0) -> R:
     device = ctx.device if ctx.backend == "nccl" else None
     dist.broadcast_object_list(box, src=src, device=device)
     return box[0]
+
+
+def state_digest(state: Mapping[str, torch.Tensor]) -> str:
+    """SHA-256 over a state dict's names, dtypes, shapes and exact bytes."""
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name].detach().to("cpu").contiguous()
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)};".encode())
+        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def check_replicas_identical(module: torch.nn.Module, ctx: DistContext) -> str:
+    """Raise unless every rank holds bit-identical weights; return their digest.
+
+    Data parallelism keeps replicas equal only if every rank applies the same
+    updates; this catches a rank that drifted (a skipped step, a rank-local
+    parameter change). Each rank logs the digest it computed.
+    """
+    digest = state_digest(module.state_dict())
+    digests = [digest]
+    if ctx.is_distributed:
+        digests = [""] * ctx.world_size
+        dist.all_gather_object(digests, digest)
+    if len(set(digests)) > 1:
+        by_rank = ", ".join(f"rank {r}: {d[:12]}" for r, d in enumerate(digests))
+        raise RuntimeError(f"replicas differ after training ({by_rank})")
+    logger.info(
+        "rank %d: weights identical on %d rank(s), sha256 %s",
+        ctx.rank,
+        ctx.world_size,
+        digest,
+    )
+    return digest
 
 
 def is_main_process() -> bool:

@@ -78,6 +78,15 @@ def _raise_unpicklable(ctx: DistContext) -> None:
     raise _Unpicklable(3, "needs two arguments to rebuild")
 
 
+def _check_replicas(ctx: DistContext, drift: bool) -> str:
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 2)
+    if drift and ctx.rank == 1:
+        with torch.no_grad():
+            model.bias[0] += 1e-6
+    return distributed.check_replicas_identical(model, ctx)
+
+
 def _train_toy_ddp(ctx: DistContext, steps: int) -> list[torch.Tensor]:
     torch.manual_seed(0)  # Same initial weights on every rank (DDP also syncs).
     model = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(8, 3))
@@ -150,6 +159,26 @@ def test_ddp_ranks_end_with_identical_parameters():
     # The ranks saw different data, so training moved the weights off the seed.
     torch.manual_seed(0)
     assert not torch.equal(torch.nn.Linear(8, 3).weight, rank0[0])
+
+
+def test_replica_check_passes_identical_weights_and_returns_their_digest():
+    digest = launch(_check_replicas, (False,), world_size=2, timeout_s=60)
+
+    torch.manual_seed(0)
+    assert digest == distributed.state_digest(torch.nn.Linear(4, 2).state_dict())
+
+
+def test_replica_check_catches_a_drifted_rank():
+    with pytest.raises(RuntimeError, match="replicas differ"):
+        launch(_check_replicas, (True,), world_size=2, timeout_s=60)
+
+
+def test_state_digest_sees_every_bit():
+    state = {"w": torch.zeros(3), "b": torch.ones(2, dtype=torch.float64)}
+    flipped = {"w": torch.tensor([0.0, -0.0, 0.0]), "b": state["b"]}
+
+    assert distributed.state_digest(state) == distributed.state_digest(dict(state))
+    assert distributed.state_digest(state) != distributed.state_digest(flipped)
 
 
 def test_failing_rank_ends_the_job_promptly_with_its_error():
