@@ -62,22 +62,59 @@ class RetrievalModel(nn.Module):
         queries = self.postprocessor(self.encode(batch))  # (T, D')
         positive_ids = batch.next_item_ids  # (T,) int64, 0 = unsupervised
         negatives = self.negative_sampler(positive_ids, self.num_items)
-        positive_items, negative_items = self.item_vectors(
-            positive_ids.unsqueeze(1), negatives.ids
-        )  # (T, 1, D), (R, X, D)
-
-        positive_logits = self.similarity(
-            queries, positive_items, positive_ids.unsqueeze(1)
-        ).squeeze(1)  # (T,)
-        negative_logits = self.similarity(
-            queries, negative_items, negatives.ids
-        )  # (T, X)
+        if self._scores_whole_catalogue(negatives.ids):
+            positive_logits, negative_logits = self._logits_from_catalogue(
+                queries, positive_ids, negatives.ids
+            )
+        else:
+            positive_logits, negative_logits = self._logits_from_samples(
+                queries, positive_ids, negatives.ids
+            )
         negative_valid = negatives.ids != positive_ids.unsqueeze(1)  # (T, X) bool
         if negatives.valid is not None:
             negative_valid = negative_valid & negatives.valid
         return self.loss(
             positive_logits, negative_logits, negative_valid, positive_ids != 0
         )
+
+    def _scores_whole_catalogue(self, negative_ids: Tensor) -> bool:
+        """Whether scoring every item costs no more memory than the sampled ones.
+
+        Per query, the sampled path holds X gathered embeddings of width D; the
+        catalogue path holds (num_items + 1) scores of the similarity's work.
+        Small catalogues (MovieLens) then train through one dense matrix product
+        instead of gathering T * X embeddings; the losses are identical.
+        """
+        rows, num_negatives = negative_ids.shape
+        if rows == 1:
+            return False
+        sampled = num_negatives * self.embedding.embedding_dim
+        catalogue = (self.num_items + 1) * self.similarity.work_per_score
+        return catalogue <= sampled
+
+    def _logits_from_catalogue(
+        self, queries: Tensor, positive_ids: Tensor, negative_ids: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """Score every item once, then pick the (T,) positive and (T, X) negatives."""
+        all_ids = torch.arange(self.num_items + 1, device=queries.device)
+        (table,) = self.item_vectors(all_ids.unsqueeze(0))  # (1, I+1, D)
+        scores = self.similarity(queries, table, all_ids.unsqueeze(0))  # (T, I+1)
+        positive_logits = scores.gather(1, positive_ids.unsqueeze(1)).squeeze(1)
+        negative_logits = scores.gather(1, negative_ids)  # (T, X)
+        return positive_logits, negative_logits
+
+    def _logits_from_samples(
+        self, queries: Tensor, positive_ids: Tensor, negative_ids: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """Gather the sampled embeddings and score them: (T,) and (T, X) logits."""
+        positive_items, negative_items = self.item_vectors(
+            positive_ids.unsqueeze(1), negative_ids
+        )  # (T, 1, D), (R, X, D)
+        positive_logits = self.similarity(
+            queries, positive_items, positive_ids.unsqueeze(1)
+        ).squeeze(1)  # (T,)
+        negative_logits = self.similarity(queries, negative_items, negative_ids)
+        return positive_logits, negative_logits
 
     def encode(self, batch: SequenceBatch) -> Tensor:
         """Return the (T, D) encoder state at every history position."""
