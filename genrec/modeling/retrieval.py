@@ -76,6 +76,8 @@ def top_k(
         keep = merged_scores.topk(k, dim=1).indices  # (B, K) int64
         best_scores = merged_scores.gather(1, keep)
         best_ids = merged_ids.gather(1, keep)
+    # Excluded items score -inf; they fill the tail only when candidates run out.
+    best_ids = best_ids.masked_fill(best_scores == float("-inf"), 0)
     return best_scores, best_ids
 
 
