@@ -1,0 +1,312 @@
+"""The registry of named rating sources: files, formats, downloads and presets."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from genrec.data.download import RemoteFile, fetch
+from genrec.paths import data_cache_dir
+
+logger = logging.getLogger(__name__)
+
+ROLES = ("user", "item", "rating", "ts")
+ROLE_COLUMNS = {
+    "user": ("user_key", "VARCHAR"),
+    "item": ("item_key", "VARCHAR"),
+    "rating": ("rating", "FLOAT"),
+    "ts": ("ts", "BIGINT"),
+}
+ROLE_MEANING = {
+    "user_key": "a non-empty user id",
+    "item_key": "a non-empty item id",
+    "rating": "a numeric rating",
+    "ts": "an integer timestamp (epoch seconds)",
+}
+GROUPLENS = "https://files.grouplens.org/datasets/movielens"
+AMAZON_2014 = "https://snap.stanford.edu/data/amazon/productGraph/categoryFiles"
+AMAZON_2018 = "https://datarepo.eng.ucsd.edu/mcauley_group/data/amazon_v2/categoryFilesSmall"
+SYNTHETIC_DEFAULTS = {"num_users": 2000, "num_items": 1000, "mean_length": 40, "seed": 0}
+
+
+@dataclass(frozen=True)
+class RatingsLayout:
+    """How a delimited ratings file spells one interaction per line.
+
+    Attributes:
+      fields: the role of each field in file order: "user", "item", "rating",
+        "ts" or "" for a field that is read and ignored.
+      delim: field separator (DuckDB accepts up to 4 bytes, e.g. "::").
+      header: whether the first line names the fields.
+      quote: quote character, "" for none (MovieLens `::` files quote nothing).
+      encoding: "utf-8" or "latin-1".
+    """
+
+    fields: tuple[str, ...]
+    delim: str = ","
+    header: bool = False
+    quote: str = '"'
+    encoding: str = "utf-8"
+
+    def columns(self) -> dict[str, str]:
+        """Return DuckDB's `columns` argument: field name -> SQL type, in file order."""
+        columns = {}
+        for index, role in enumerate(self.fields):
+            name, sql_type = ROLE_COLUMNS.get(role, (f"unused_{index}", "VARCHAR"))
+            columns[name] = sql_type
+        return columns
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A named source: where its files come from and how to read them.
+
+    Attributes:
+      name: registry key, the `--dataset` flag value.
+      description: one line for docs and `--helpfull`.
+      ratings_file: the ratings file name inside the raw folder; "" when it
+        depends on options (Amazon category, custom path).
+      layout: the ratings file layout; None when options define it (custom).
+      download: the published archive or file; None when there is none.
+      filter_mode, min_presence, dedup: the preset used when flags leave them unset.
+      feature_files: side files read by the feature steps, when present.
+    """
+
+    name: str
+    description: str
+    ratings_file: str
+    layout: RatingsLayout | None
+    download: RemoteFile | None = None
+    filter_mode: str = "none"
+    min_presence: int = 5
+    dedup: bool = False
+    feature_files: tuple[str, ...] = field(default_factory=tuple)
+
+
+MOVIELENS_CSV = RatingsLayout(("user", "item", "rating", "ts"), delim=",", header=True)
+AMAZON_2014_CSV = RatingsLayout(("user", "item", "rating", "ts"))
+AMAZON_2018_CSV = RatingsLayout(("item", "user", "rating", "ts"))
+
+DATASETS: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in (
+        DatasetSpec(
+            "ml-100k",
+            "MovieLens 100K: u.data, tab-separated, no header.",
+            "u.data",
+            RatingsLayout(("user", "item", "rating", "ts"), delim="\t", quote=""),
+            RemoteFile(
+                f"{GROUPLENS}/ml-100k.zip", "md5:0e33842e24a9c977be4e0107933c0723", True
+            ),
+        ),
+        DatasetSpec(
+            "ml-1m",
+            "MovieLens 1M: ratings.dat with `::`, user and movie features.",
+            "ratings.dat",
+            RatingsLayout(
+                ("user", "item", "rating", "ts"), delim="::", quote="", encoding="latin-1"
+            ),
+            RemoteFile(
+                f"{GROUPLENS}/ml-1m.zip", "md5:c4d9eecfca2ab87c1945afe126590906", True
+            ),
+            feature_files=("users.dat", "movies.dat"),
+        ),
+        DatasetSpec(
+            "ml-20m",
+            "MovieLens 20M: ratings.csv with a header.",
+            "ratings.csv",
+            MOVIELENS_CSV,
+            RemoteFile(
+                f"{GROUPLENS}/ml-20m.zip", "md5:cd245b17a1ae2cc31bb14903e1204af3", True
+            ),
+        ),
+        DatasetSpec(
+            "ml-latest-small",
+            "MovieLens latest-small (2018-09): ratings.csv, header, CRLF.",
+            "ratings.csv",
+            MOVIELENS_CSV,
+            # GroupLens publishes no checksum for this changing snapshot; this is
+            # the sha256 of the 2018-09 archive as seen by other users.
+            RemoteFile(
+                f"{GROUPLENS}/ml-latest-small.zip",
+                "sha256:696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436",
+                True,
+            ),
+        ),
+        DatasetSpec(
+            "amzn-books",
+            "Amazon Books 2014 ratings (user,item,rating,ts), the reference's Books.",
+            "ratings_Books.csv",
+            AMAZON_2014_CSV,
+            RemoteFile(f"{AMAZON_2014}/ratings_Books.csv", None),
+            filter_mode="single_pass",
+        ),
+        DatasetSpec(
+            "amazon-2014",
+            "Any Amazon 2014 ratings-only CSV (user,item,rating,ts); option category.",
+            "",
+            AMAZON_2014_CSV,
+            filter_mode="single_pass",
+        ),
+        DatasetSpec(
+            "amazon-2018",
+            "Any Amazon 2018 ratings-only CSV (item,user,rating,ts); option category.",
+            "",
+            AMAZON_2018_CSV,
+            filter_mode="single_pass",
+        ),
+        DatasetSpec(
+            "custom",
+            "Any CSV (with header) or Parquet; columns named by options.",
+            "",
+            None,
+        ),
+        DatasetSpec(
+            "synthetic",
+            "Seeded generator with planted sequences, Amazon 2018 format.",
+            "",
+            AMAZON_2018_CSV,
+            filter_mode="single_pass",
+        ),
+    )
+}
+
+
+def get_spec(dataset: str) -> DatasetSpec:
+    """Return the registry entry for `dataset` or raise a ValueError naming the choices."""
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; choose one of {sorted(DATASETS)}")
+    return DATASETS[dataset]
+
+
+def raw_files(
+    dataset: str,
+    raw_path: str | os.PathLike[str] | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> list[Path]:
+    """Return the raw input files of a dataset, downloading or generating them if needed.
+
+    The first file is the ratings file; side files (features) follow when present.
+
+    Args:
+      dataset: a registry name.
+      raw_path: a folder holding the dataset's files, or the ratings file itself.
+      options: dataset options (Amazon "category", custom columns, synthetic sizes).
+    """
+    spec = get_spec(dataset)
+    options = dict(options or {})
+    if raw_path is None:
+        folder_or_file = _fetch_default(spec, options)
+    else:
+        folder_or_file = Path(raw_path)
+        if not folder_or_file.exists():
+            raise FileNotFoundError(f"{dataset}: raw_path {folder_or_file} does not exist")
+    ratings = _ratings_file(spec, folder_or_file, options)
+    side = [ratings.parent / name for name in spec.feature_files]
+    return [ratings, *[path for path in side if path.is_file()]]
+
+
+def _fetch_default(spec: DatasetSpec, options: dict[str, Any]) -> Path:
+    """Download (or generate) the dataset's default files; return a folder or file."""
+    if spec.name == "synthetic":
+        return _synthetic_file(options)
+    remote = spec.download or _category_download(spec, options)
+    fetched = fetch(remote, spec.name)
+    if remote.unzip:
+        # GroupLens archives hold one folder named after the dataset.
+        inner = fetched / spec.name
+        return inner if inner.is_dir() else fetched
+    return fetched
+
+
+def _category_download(spec: DatasetSpec, options: dict[str, Any]) -> RemoteFile:
+    """Return the published file of one Amazon category (no checksum is published)."""
+    category = options.get("category")
+    if spec.name not in {"amazon-2014", "amazon-2018"} or not category:
+        raise ValueError(
+            f"{spec.name}: no default download; pass raw_path"
+            + (" or the option category (e.g. Books)" if spec.name != "custom" else "")
+        )
+    if spec.name == "amazon-2014":
+        return RemoteFile(f"{AMAZON_2014}/ratings_{category}.csv", None)
+    return RemoteFile(f"{AMAZON_2018}/{category}.csv", None)
+
+
+def _ratings_file(spec: DatasetSpec, path: Path, options: dict[str, Any]) -> Path:
+    """Pick the ratings file: `path` itself, or the expected name inside the folder."""
+    if path.is_file():
+        return path
+    names = [spec.ratings_file] if spec.ratings_file else []
+    if options.get("category"):
+        names += [f"{options['category']}.csv", f"ratings_{options['category']}.csv"]
+    for name in names:
+        if (path / name).is_file():
+            return path / name
+    candidates = sorted(
+        child for child in path.iterdir() if child.suffix.lower() in {".csv", ".parquet"}
+    )
+    if not names and len(candidates) == 1:
+        return candidates[0]
+    expected = " or ".join(names) if names else "exactly one .csv or .parquet file"
+    raise FileNotFoundError(f"{spec.name}: expected {expected} in {path}")
+
+
+def _synthetic_file(options: dict[str, Any]) -> Path:
+    """Generate the synthetic ratings file once per size and seed, in the cache."""
+    from genrec.data.synthetic import write_synthetic_ratings
+
+    sizes = {key: options.get(key, value) for key, value in SYNTHETIC_DEFAULTS.items()}
+    name = "synthetic-u{num_users}-i{num_items}-l{mean_length}-s{seed}.csv".format(
+        **sizes
+    )
+    path = data_cache_dir() / "synthetic" / name
+    if not path.exists():
+        partial = path.with_name(f".{name}.{os.getpid()}.partial")
+        write_synthetic_ratings(partial, **sizes)
+        partial.replace(path)
+    return path
+
+
+def custom_layout(ratings: Path, options: Mapping[str, Any]) -> RatingsLayout:
+    """Build the layout of a custom CSV from its header and the column options.
+
+    Options: user_column, item_column, timestamp_column (required), rating_column
+    (optional; without it every rating is 1.0), delimiter (default ",").
+    """
+    delim = str(options.get("delimiter", ","))
+    wanted = _custom_columns(options)
+    with ratings.open(encoding="utf-8", newline="") as handle:
+        first_line = handle.readline().rstrip("\r\n")
+    if len(delim) == 1:
+        header = next(csv.reader([first_line], delimiter=delim), [])
+    else:
+        header = first_line.split(delim)
+    if not header:
+        raise ValueError(f"{ratings}: line 1: expected a header naming the columns")
+    missing = [name for name in wanted if name not in header]
+    if missing:
+        raise ValueError(
+            f"{ratings}: line 1: expected columns {missing} in the header {header}"
+        )
+    roles = {name: role for role, name in wanted.items()}
+    return RatingsLayout(tuple(roles.get(name, "") for name in header), delim, True)
+
+
+def _custom_columns(options: Mapping[str, Any]) -> dict[str, str]:
+    """Return role -> column name for a custom source, checking the required ones."""
+    names = {
+        "user": options.get("user_column"),
+        "item": options.get("item_column"),
+        "ts": options.get("timestamp_column"),
+        "rating": options.get("rating_column"),
+    }
+    for role in ("user", "item", "ts"):
+        if not names[role]:
+            flag = {"user": "user", "item": "item", "ts": "timestamp"}[role]
+            raise ValueError(f"custom dataset: option {flag}_column is required")
+    return {role: str(name) for role, name in names.items() if name}

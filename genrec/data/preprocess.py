@@ -1,0 +1,276 @@
+"""Run the SQL steps from raw ratings to the Parquet output folder (docs/data.md)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from genrec.data.bad_rows import BadRowsError, drop_empty_rows, find_bad_rows
+from genrec.data.datasets import DatasetSpec, RatingsLayout, custom_layout, get_spec
+from genrec.data.datasets import raw_files as find_raw_files
+from genrec.data.output import staged_output
+from genrec.data.sequences import write_sequences
+from genrec.data.sql_runner import SqlRunner
+
+logger = logging.getLogger(__name__)
+
+FILTER_MODES = ("none", "single_pass", "k_core")
+BAD_ROW_POLICIES = ("error", "skip")
+DEFAULT_MEMORY_LIMIT = "1GB"
+BATCH_ROWS = 1 << 20
+
+COUNT_QUERY = """
+select count(*), count(distinct user_code), count(distinct item_code)
+from events
+"""
+
+
+class EmptyDataError(ValueError):
+    """The input has no interactions, or the filter removed all of them."""
+
+
+def run_preprocess(
+    dataset: str,
+    out_dir: str | os.PathLike[str],
+    raw_path: str | os.PathLike[str] | None = None,
+    *,
+    filter_mode: str | None = None,
+    min_presence: int | None = None,
+    dedup: bool | None = None,
+    on_bad_rows: str = "error",
+    threads: int | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Preprocess one dataset into `out_dir`; return the content of stats.json.
+
+    Args:
+      dataset: a registry name (genrec.data.datasets.DATASETS).
+      out_dir: the output folder; written atomically, replacing a previous output.
+      raw_path: a folder with the dataset's files or the ratings file; None
+        downloads (or, for `synthetic`, generates) them into the data cache.
+      filter_mode: "none", "single_pass" or "k_core"; None takes the preset.
+      min_presence: k of the presence filter; None takes the preset (5).
+      dedup: keep only the earliest of repeated (user, item) pairs; None: preset.
+      on_bad_rows: "error" stops at a malformed row, "skip" drops and counts it.
+      threads: DuckDB threads; None lets DuckDB use every core.
+      options: dataset options (see docs/data.md) plus "memory_limit" for DuckDB.
+    """
+    spec = get_spec(dataset)
+    options = dict(options or {})
+    settings = _settings(spec, filter_mode, min_presence, dedup, on_bad_rows)
+    files = find_raw_files(dataset, raw_path, options)
+    ratings_path = files[0]
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    with staged_output(out_dir) as staging, tempfile.TemporaryDirectory(
+        prefix=f".{out_dir.name}.duckdb-", dir=staging.parent
+    ) as work_dir:
+        connection = _connect(Path(work_dir), threads, options)
+        try:
+            runner = SqlRunner(connection)
+            stats = _run_steps(runner, spec, files, settings, options, staging)
+        finally:
+            connection.close()
+        stats.update(
+            dataset=dataset,
+            raw_files=[str(path) for path in files],
+            settings=settings,
+            step_seconds={k: round(v, 3) for k, v in runner.seconds.items()},
+            total_seconds=round(time.perf_counter() - started, 3),
+        )
+        (staging / "stats.json").write_text(json.dumps(stats, indent=2) + "\n")
+    logger.info(
+        "preprocessed %s: interactions=%d users=%d items=%d -> %s",
+        dataset, stats["num_interactions"], stats["num_users"], stats["num_items"],
+        out_dir,
+    )
+    return stats
+
+
+def _settings(
+    spec: DatasetSpec,
+    filter_mode: str | None,
+    min_presence: int | None,
+    dedup: bool | None,
+    on_bad_rows: str,
+) -> dict[str, Any]:
+    """Fill unset choices from the dataset's preset and check them."""
+    settings = {
+        "filter_mode": spec.filter_mode if filter_mode is None else filter_mode,
+        "min_presence": spec.min_presence if min_presence is None else min_presence,
+        "dedup": spec.dedup if dedup is None else dedup,
+        "on_bad_rows": on_bad_rows,
+    }
+    if settings["filter_mode"] not in FILTER_MODES:
+        raise ValueError(f"filter_mode must be one of {FILTER_MODES}")
+    if on_bad_rows not in BAD_ROW_POLICIES:
+        raise ValueError(f"on_bad_rows must be one of {BAD_ROW_POLICIES}")
+    if int(settings["min_presence"]) < 1:
+        raise ValueError("min_presence must be at least 1")
+    return settings
+
+
+def _connect(
+    work_dir: Path, threads: int | None, options: Mapping[str, Any]
+) -> duckdb.DuckDBPyConnection:
+    """Open a file-backed DuckDB so that large tables can spill under memory_limit."""
+    config: dict[str, Any] = {
+        "memory_limit": str(options.get("memory_limit", DEFAULT_MEMORY_LIMIT)),
+        "temp_directory": str(work_dir / "spill"),
+        "preserve_insertion_order": False,
+    }
+    if threads is not None:
+        config["threads"] = int(threads)
+    return duckdb.connect(str(work_dir / "work.duckdb"), config=config)
+
+
+def _run_steps(
+    runner: SqlRunner,
+    spec: DatasetSpec,
+    files: list[Path],
+    settings: dict[str, Any],
+    options: Mapping[str, Any],
+    staging: Path,
+) -> dict[str, Any]:
+    """Run load, encode, dedup, filter, categorize, features and write; return stats."""
+    counts: dict[str, Any] = {}
+    counts["loaded"], counts["bad_rows"] = _load(
+        runner, spec, files[0], settings, options
+    )
+    runner.run("02_encode_ids")
+    if settings["dedup"]:
+        runner.run("03_deduplicate")
+        counts["deduplicated"] = _counts(runner)
+    counts["filter_passes"] = _filter(runner, settings)
+    final = _counts(runner)
+    if final["interactions"] == 0:
+        raise EmptyDataError(
+            f"{files[0]}: the presence filter ({settings['filter_mode']}, "
+            f"k={settings['min_presence']}) removed every interaction"
+        )
+
+    runner.run("06_categorize")
+    _features(runner, spec, files)
+    runner.run(
+        "10_write_maps",
+        {
+            "items_path": str(staging / "items.parquet"),
+            "users_path": str(staging / "users.parquet"),
+        },
+    )
+    ordered = runner.query("07_order_events").to_arrow_table(BATCH_ROWS)
+    user_features = pq.read_table(staging / "users.parquet")
+    has_features = len(user_features.column_names) > 2
+    sequence_stats = write_sequences(
+        ordered,
+        final["users"],
+        staging / "sequences.parquet",
+        user_features if has_features else None,
+    )
+    return {
+        "num_interactions": final["interactions"],
+        "num_users": final["users"],
+        "num_items": final["items"],
+        "counts": counts,
+        **sequence_stats,
+    }
+
+
+def _load(
+    runner: SqlRunner,
+    spec: DatasetSpec,
+    path: Path,
+    settings: dict[str, Any],
+    options: Mapping[str, Any],
+) -> tuple[dict[str, int], dict[str, Any]]:
+    """Run step 1 for a CSV or Parquet file, then handle bad rows per the policy."""
+    layout: RatingsLayout | None
+    if path.suffix.lower() == ".parquet":
+        layout = None
+        runner.connection.register("source_rows", _parquet_source(path, options))
+        runner.run("01_load_events_arrow")
+        runner.connection.unregister("source_rows")
+    else:
+        layout = spec.layout or custom_layout(path, options)
+        runner.run(
+            "01_load_events",
+            {
+                "path": str(path),
+                "columns": layout.columns(),
+                "delim": layout.delim,
+                "quote": layout.quote,
+                "header": layout.header,
+                "encoding": layout.encoding,
+            },
+        )
+    bad_rows, num_bad = find_bad_rows(runner.connection, path, layout)
+    if num_bad and settings["on_bad_rows"] == "error":
+        raise BadRowsError(bad_rows, num_bad)
+    if num_bad:
+        drop_empty_rows(runner.connection)
+        logger.warning("skipped %d bad rows; first: %s", num_bad, bad_rows[0])
+    loaded = runner.scalar("select count(*) from loaded_events")
+    if loaded == 0:
+        raise EmptyDataError(f"{path}: no interactions to read")
+    report = {"count": num_bad, "examples": [str(row) for row in bad_rows]}
+    return {"interactions": int(loaded)}, report
+
+
+def _parquet_source(path: Path, options: Mapping[str, Any]) -> pa.Table:
+    """Read the role columns of a Parquet file, renamed, ts as epoch seconds."""
+    from genrec.data.datasets import _custom_columns
+
+    names = _custom_columns(options)
+    table = pq.read_table(path, columns=list(names.values()))
+    roles = {"user": "user_key", "item": "item_key", "rating": "rating", "ts": "ts"}
+    table = table.rename_columns([roles[role] for role in names])
+    if "rating" not in names:
+        table = table.append_column("rating", pa.array([1.0] * table.num_rows, pa.float32()))
+    ts = table["ts"]
+    if pa.types.is_timestamp(ts.type) or pa.types.is_date(ts.type):
+        seconds = ts.cast(pa.timestamp("s", tz=getattr(ts.type, "tz", None))).cast(pa.int64())
+        table = table.set_column(table.schema.get_field_index("ts"), "ts", seconds)
+    return table
+
+
+def _filter(runner: SqlRunner, settings: dict[str, Any]) -> list[dict[str, int]]:
+    """Apply the presence filter; return the counts after each pass."""
+    mode, k = settings["filter_mode"], {"min_presence": int(settings["min_presence"])}
+    passes: list[dict[str, int]] = []
+    if mode == "single_pass":
+        runner.run("04_filter_presence", k)
+        passes.append(_counts(runner))
+        runner.run("05_drop_short_users", k)
+        passes.append(_counts(runner))
+    elif mode == "k_core":
+        previous = -1
+        while True:
+            runner.run("04_filter_presence", k)
+            passes.append(_counts(runner))
+            if passes[-1]["interactions"] in (previous, 0):
+                break
+            previous = passes[-1]["interactions"]
+    return passes
+
+
+def _features(runner: SqlRunner, spec: DatasetSpec, files: list[Path]) -> None:
+    """Run the ML-1M feature steps for the side files that are present."""
+    encoding = spec.layout.encoding if spec.layout else "utf-8"
+    for path in files[1:]:
+        step = {"users.dat": "08_user_features", "movies.dat": "09_item_features"}
+        runner.run(step[path.name], {"path": str(path), "encoding": encoding})
+
+
+def _counts(runner: SqlRunner) -> dict[str, int]:
+    interactions, users, items = runner.connection.execute(COUNT_QUERY).fetchone()
+    return {"interactions": interactions, "users": users, "items": items}

@@ -1,0 +1,69 @@
+"""Run the numbered SQL step files of `sql/` with bound parameters."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from genrec.data import SQL_DIR
+
+logger = logging.getLogger(__name__)
+
+
+class SqlRunner:
+    """Execute SQL step files on one DuckDB connection.
+
+    Each statement of a file receives only the parameters it names (`$name`), so
+    a file never sees, and never needs, a value spliced into its text.
+    """
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR):
+        self.connection = connection
+        self.sql_dir = sql_dir
+        self.seconds: dict[str, float] = {}
+
+    def run(
+        self, step: str, params: Mapping[str, Any] | None = None
+    ) -> duckdb.DuckDBPyConnection:
+        """Run every statement of `sql/<step>.sql`; return the last result.
+
+        Args:
+          step: the file name without `.sql`, e.g. "04_filter_presence".
+          params: values for the `$name` parameters the statements use.
+        """
+        path = self.sql_dir / f"{step}.sql"
+        params = dict(params or {})
+        start = time.perf_counter()
+        result = self.connection
+        for statement in self.connection.extract_statements(path.read_text()):
+            missing = statement.named_parameters - params.keys()
+            if missing:
+                raise ValueError(f"{path.name}: no value for parameters {sorted(missing)}")
+            used = {name: params[name] for name in statement.named_parameters}
+            result = self.connection.execute(statement, used)
+        elapsed = time.perf_counter() - start
+        self.seconds[step] = self.seconds.get(step, 0.0) + elapsed
+        logger.info("sql step=%s seconds=%.2f", step, elapsed)
+        return result
+
+    def query(self, step: str, params: Mapping[str, Any] | None = None):
+        """Return a one-statement step (a `select`) as a relation to stream from.
+
+        A relation hands its rows to Arrow without the extra copy that a result
+        fetched through `execute` makes.
+        """
+        path = self.sql_dir / f"{step}.sql"
+        start = time.perf_counter()
+        relation = self.connection.sql(path.read_text(), params=dict(params or {}))
+        self.seconds[step] = self.seconds.get(step, 0.0) + time.perf_counter() - start
+        return relation
+
+    def scalar(self, query: str, params: Mapping[str, Any] | None = None) -> Any:
+        """Return the single value of a small bookkeeping query (counts, checks)."""
+        row = self.connection.execute(query, dict(params or {})).fetchone()
+        return None if row is None else row[0]
