@@ -51,7 +51,7 @@ R = TypeVar("R")
 P = ParamSpec("P")
 
 TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
-DEFAULT_MULTINODE_PORT = 29500  # torchrun's default, so both launchers agree.
+MULTINODE_PORT = 29500  # torchrun's default, so both launchers agree.
 
 # Attempts at a fresh port when rank 0 finds the automatically chosen one taken.
 _PORT_ATTEMPTS = 3
@@ -194,15 +194,8 @@ def launch(
     if timeout_s <= 0:
         raise ValueError(f"timeout_s must be positive, got {timeout_s}")
     if launched_by_torchrun():
-        if world_size is not None or nnodes != 1 or node_rank != 0:
-            logger.warning(
-                "under torchrun its own flags set the topology; ignoring "
-                "world_size=%s nnodes=%d node_rank=%d",
-                world_size,
-                nnodes,
-                node_rank,
-            )
-        return _run_under_torchrun(fn, args, backend, timeout_s)
+        ignored = {"world_size": world_size, "nnodes": nnodes, "node_rank": node_rank}
+        return _run_under_torchrun(fn, args, backend, timeout_s, ignored)
     if dist.is_available() and dist.is_initialized():
         raise RuntimeError(
             "launch() called inside a running process group; call fn directly"
@@ -211,38 +204,41 @@ def launch(
     backend = resolve_backend(backend)
     nprocs = default_world_size(backend) if world_size is None else world_size
     _check_topology(nprocs, nnodes, node_rank, backend)
-    if master_port is not None or nnodes > 1:
-        port = DEFAULT_MULTINODE_PORT if master_port is None else master_port
-        if master_port is None:
-            logger.info("nnodes=%d and no master_port: using %d", nnodes, port)
-        return _spawn(
-            fn, args, nprocs, nnodes, node_rank, master_addr, port, backend, timeout_s
-        )
+    spawn = functools.partial(
+        _spawn,
+        fn,
+        tuple(args),
+        nprocs=nprocs,
+        nnodes=nnodes,
+        node_rank=node_rank,
+        master_addr=master_addr,
+        backend=backend,
+        timeout_s=timeout_s,
+    )
+    if master_port is not None:
+        return spawn(master_port=master_port)
+    if nnodes > 1:
+        logger.info("nnodes=%d, no master_port: using %d", nnodes, MULTINODE_PORT)
+        return spawn(master_port=MULTINODE_PORT)
+    return _spawn_on_reserved_port(spawn)
 
-    # One node, our own port: hold it until the job ends so no other process
-    # can take it between choosing and rank 0 listening; retry if one did.
-    attempt = 1
-    while True:
+
+def _spawn_on_reserved_port(spawn: Callable[..., R]) -> R:
+    """Call `spawn(master_port=...)` on a port held for it; retry if it was taken.
+
+    The port stays bound until the job ends, so no other process is given it
+    between our choosing it and rank 0 listening on it.
+    """
+    for attempt in range(1, _PORT_ATTEMPTS):
         with _reserved_port() as port:
             try:
-                return _spawn(
-                    fn,
-                    args,
-                    nprocs,
-                    nnodes,
-                    node_rank,
-                    master_addr,
-                    port,
-                    backend,
-                    timeout_s,
-                )
+                return spawn(master_port=port)
             except _PortInUseError:
-                if attempt == _PORT_ATTEMPTS:
-                    raise
                 logger.warning(
                     "port %d was taken (attempt %d); retrying", port, attempt
                 )
-        attempt += 1
+    with _reserved_port() as port:
+        return spawn(master_port=port)
 
 
 def launched_by_torchrun() -> bool:
@@ -410,6 +406,7 @@ def _reserved_port() -> Iterator[int]:
 def _spawn(
     fn: Callable[..., R],
     args: tuple[Any, ...],
+    *,
     nprocs: int,
     nnodes: int,
     node_rank: int,
@@ -568,8 +565,16 @@ def _run_rank(local_rank: int, spec: _JobSpec) -> None:
 
 
 def _run_under_torchrun(
-    fn: Callable[..., R], args: tuple[Any, ...], backend: str | None, timeout_s: float
+    fn: Callable[..., R],
+    args: tuple[Any, ...],
+    backend: str | None,
+    timeout_s: float,
+    ignored: Mapping[str, int | None],
 ) -> R | None:
+    if ignored != {"world_size": None, "nnodes": 1, "node_rank": 0}:
+        logger.warning(
+            "under torchrun, its flags set the topology; ignoring %s", ignored
+        )
     env = os.environ
     rank, world_size = int(env["RANK"]), int(env["WORLD_SIZE"])
     local_world_size = int(env.get("LOCAL_WORLD_SIZE", world_size))
