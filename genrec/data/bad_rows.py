@@ -15,6 +15,7 @@ MAX_EXAMPLES = 20
 REJECTS_QUERY = """
 select line, column_idx, column_name, error_type, error_message
 from reject_errors
+qualify row_number() over (partition by line order by column_idx) = 1
 order by line
 """
 EMPTY_FIELDS_QUERY = """
@@ -80,14 +81,16 @@ def find_bad_rows(
         for line, index, column, error_type, message in connection.execute(
             REJECTS_QUERY
         ).fetchall():
-            rejected.append((int(line), _reject_reason(layout, index, column, error_type, message)))
+            reason = _reject_reason(layout, index, column, error_type, message)
+            rejected.append((int(line), reason))
     reject_lines = {line for line, _ in rejected}
 
     empty = connection.execute(EMPTY_FIELDS_QUERY).fetchall()
-    located = _locate_rows(path, layout, [row for row, _ in empty[:MAX_EXAMPLES]], reject_lines)
+    examples = empty[:MAX_EXAMPLES]
+    located = _locate_rows(path, layout, [row for row, _ in examples], reject_lines)
     empties = [
         (located[row], f"field {column}: expected {ROLE_MEANING[column]}, found nothing")
-        for row, column in empty[:MAX_EXAMPLES]
+        for row, column in examples
     ]
     examples = sorted(rejected + empties)[:MAX_EXAMPLES]
     bad_rows = [BadRow(str(path), line, reason) for line, reason in examples]

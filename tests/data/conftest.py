@@ -1,0 +1,99 @@
+"""Shared fixtures: the real datasets beside the checkout, and a plain reference."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+
+def shared_data_dir() -> Path:
+    """Return `shared/data` beside the checkout (or $GENREC_SHARED_DATA)."""
+    override = os.environ.get("GENREC_SHARED_DATA")
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+
+
+@pytest.fixture
+def shared_data():
+    """Return a function name -> folder that skips the test when it is absent."""
+
+    def locate(name: str) -> Path:
+        folder = shared_data_dir() / name
+        if not folder.is_dir():
+            pytest.skip(f"real dataset {name} not found at {folder}")
+        return folder
+
+    return locate
+
+
+def read_rows(path: Path, fields: tuple[str, ...], delim: str, header: bool):
+    """Read (user, item, rating, ts) rows in file order with Python's csv module."""
+    rows = []
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle, delimiter=delim)
+        if header:
+            next(reader)
+        for values in reader:
+            record = dict(zip(fields, values, strict=True))
+            rows.append(
+                (record["user"], record["item"], float(record["rating"]), int(record["ts"]))
+            )
+    return rows
+
+
+def reference_sequences(rows, mode: str, k: int):
+    """A plain, slow implementation of filter + categorize + group, for parity.
+
+    Returns {original user: [(original item, rating, ts), ...]} in time order,
+    equal timestamps in file order.
+    """
+    kept = list(enumerate(rows))
+    if mode == "single_pass":
+        users = Counter(row[0] for _, row in kept)
+        items = Counter(row[1] for _, row in kept)
+        kept = [(i, r) for i, r in kept if users[r[0]] >= k and items[r[1]] >= k]
+        users = Counter(row[0] for _, row in kept)
+        kept = [(i, r) for i, r in kept if users[r[0]] >= k]
+    elif mode == "k_core":
+        while True:
+            users = Counter(row[0] for _, row in kept)
+            items = Counter(row[1] for _, row in kept)
+            smaller = [(i, r) for i, r in kept if users[r[0]] >= k and items[r[1]] >= k]
+            if len(smaller) == len(kept):
+                break
+            kept = smaller
+    sequences = defaultdict(list)
+    for index, (user, item, rating, ts) in sorted(kept, key=lambda x: (x[1][3], x[0])):
+        sequences[user].append((item, rating, ts))
+    return dict(sequences)
+
+
+def sort_key(original_ids):
+    """Ascending original-id order: numeric when every id is an integer."""
+    if all(value.lstrip("-").isdigit() for value in original_ids):
+        return lambda value: (int(value), value)
+    return lambda value: value
+
+
+def decoded_sequences(out_dir: Path):
+    """Read an output folder back into {original user: [(original item, rating, ts)]}."""
+    sequences = pq.read_table(out_dir / "sequences.parquet").to_pylist()
+    items = {row["item_id"]: row["original_id"] for row in pq.read_table(
+        out_dir / "items.parquet").to_pylist()}
+    users = {row["user_id"]: row["original_id"] for row in pq.read_table(
+        out_dir / "users.parquet").to_pylist()}
+    return {
+        users[row["user_id"]]: [
+            (items[item], rating, ts)
+            for item, rating, ts in zip(
+                row["item_ids"], row["ratings"], row["timestamps"], strict=True
+            )
+        ]
+        for row in sequences
+    }

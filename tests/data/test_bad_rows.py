@@ -1,0 +1,100 @@
+"""Malformed rows: exact file lines in errors, counts when skipped, nothing partial."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from genrec.data.bad_rows import BadRowsError
+from genrec.data.preprocess import EmptyDataError, run_preprocess
+
+HEADER = "userId,movieId,rating,timestamp"
+GOOD = ["1,10,4.0,100", "1,11,3.5,101", "2,10,5.0,102", "2,12,1.0,103"]
+
+
+def _write(path, lines, newline="\n"):
+    path.write_bytes((newline.join(lines) + newline).encode())
+    return path
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize(
+    ("bad_line", "expected"),
+    [
+        ("3,13,4.0", "expected 4 fields separated by ','"),
+        ("3,13,4.0,100,extra", "expected 4 fields separated by ','"),
+        ("3,13,great,100", "expected a numeric rating"),
+        ("3,13,4.0,yesterday", "expected an integer timestamp"),
+        (",13,4.0,100", "expected a non-empty user id"),
+        ("3,,4.0,100", "expected a non-empty item id"),
+    ],
+)
+def test_error_names_file_exact_line_and_expectation(tmp_path, newline, bad_line, expected):
+    # Header is line 1, GOOD rows lines 2-5, a blank line 6, the bad row line 7.
+    path = _write(tmp_path / "ratings.csv", [HEADER, *GOOD, "", bad_line, "4,10,2.0,9"], newline)
+    with pytest.raises(BadRowsError) as caught:
+        run_preprocess("ml-latest-small", tmp_path / "out", path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: line 7: ")
+    assert expected in message
+    assert not (tmp_path / "out").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["ratings.csv"]
+
+
+def test_skip_drops_and_counts_bad_rows(tmp_path):
+    lines = [HEADER, GOOD[0], "x,y", GOOD[1], "5,6,bad,7", GOOD[2], ",1,1,1", GOOD[3]]
+    path = _write(tmp_path / "ratings.csv", lines)
+    stats = run_preprocess("ml-latest-small", tmp_path / "out", path, on_bad_rows="skip")
+    assert stats["num_interactions"] == 4
+    assert stats["counts"]["bad_rows"]["count"] == 3
+    assert [row.split(": ")[1] for row in stats["counts"]["bad_rows"]["examples"]] == [
+        "line 3", "line 5", "line 7"
+    ]
+    written = json.loads((tmp_path / "out" / "stats.json").read_text())
+    assert written["counts"]["bad_rows"]["count"] == 3
+
+
+def test_empty_input_is_a_clear_error(tmp_path):
+    path = _write(tmp_path / "ratings.csv", [HEADER])
+    with pytest.raises(EmptyDataError, match="no interactions"):
+        run_preprocess("ml-latest-small", tmp_path / "out", path)
+
+
+def test_filter_that_empties_the_data_is_a_clear_error(tmp_path):
+    path = _write(tmp_path / "ratings.csv", [HEADER, *GOOD])
+    with pytest.raises(EmptyDataError, match="removed every interaction"):
+        run_preprocess(
+            "ml-latest-small", tmp_path / "out", path, filter_mode="k_core", min_presence=5
+        )
+    assert not (tmp_path / "out").exists()
+
+
+def test_failed_run_keeps_the_previous_good_output(tmp_path):
+    good = _write(tmp_path / "good.csv", [HEADER, *GOOD])
+    bad = _write(tmp_path / "bad.csv", [HEADER, *GOOD, "1,2,3"])
+    run_preprocess("ml-latest-small", tmp_path / "out", good)
+    before = pq.read_table(tmp_path / "out" / "sequences.parquet")
+    with pytest.raises(BadRowsError):
+        run_preprocess("ml-latest-small", tmp_path / "out", bad)
+    assert pq.read_table(tmp_path / "out" / "sequences.parquet").equals(before)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "good.csv", "out"]
+
+
+def test_successful_run_replaces_the_previous_output(tmp_path):
+    first = _write(tmp_path / "first.csv", [HEADER, *GOOD])
+    second = _write(tmp_path / "second.csv", [HEADER, *GOOD[:2]])
+    run_preprocess("ml-latest-small", tmp_path / "out", first)
+    stats = run_preprocess("ml-latest-small", tmp_path / "out", second)
+    assert stats["num_interactions"] == 2
+    assert pq.read_table(tmp_path / "out" / "sequences.parquet").num_rows == 1
+
+
+def test_refuses_to_replace_a_folder_that_is_not_an_output(tmp_path):
+    path = _write(tmp_path / "ratings.csv", [HEADER, *GOOD])
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="not a genrec data folder"):
+        run_preprocess("ml-latest-small", tmp_path / "out", path)
+    assert (tmp_path / "out" / "notes.txt").read_text() == "mine"

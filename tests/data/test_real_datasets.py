@@ -1,0 +1,98 @@
+"""The issue's must-show counts and parity with a plain implementation, on real files."""
+
+from __future__ import annotations
+
+import pyarrow.parquet as pq
+import pytest
+
+from genrec.data.preprocess import run_preprocess
+
+from .conftest import decoded_sequences, read_rows, reference_sequences, sort_key
+
+
+def _counts(stats):
+    return stats["num_interactions"], stats["num_users"], stats["num_items"]
+
+
+def test_ml_100k_counts_without_filter(shared_data, tmp_path):
+    stats = run_preprocess("ml-100k", tmp_path / "out", shared_data("ml-100k"))
+    assert _counts(stats) == (100_000, 943, 1_682)
+
+
+@pytest.mark.parametrize("mode", ["single_pass", "k_core"])
+def test_ml_100k_counts_with_k5(shared_data, tmp_path, mode):
+    stats = run_preprocess(
+        "ml-100k", tmp_path / "out", shared_data("ml-100k"), filter_mode=mode,
+        min_presence=5,
+    )
+    assert _counts(stats) == (99_287, 943, 1_349)
+
+
+@pytest.mark.parametrize("mode", ["single_pass", "k_core"])
+def test_ml_latest_small_counts_with_k5(shared_data, tmp_path, mode):
+    stats = run_preprocess(
+        "ml-latest-small", tmp_path / "out", shared_data("ml-latest-small"),
+        filter_mode=mode, min_presence=5,
+    )
+    assert _counts(stats) == (90_274, 610, 3_650)
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [("single_pass", (4_603, 642, 832)), ("k_core", (2_236, 326, 138))],
+)
+def test_magazine_subscriptions_counts_keep_duplicates(
+    shared_data, tmp_path, mode, expected
+):
+    folder = shared_data("amazon-Magazine_Subscriptions")
+    stats = run_preprocess(
+        "amazon-2018", tmp_path / "out", folder, filter_mode=mode, min_presence=5
+    )
+    assert _counts(stats) == expected
+    assert stats["settings"]["dedup"] is False
+
+
+@pytest.mark.parametrize("mode", ["single_pass", "k_core"])
+def test_magazine_output_matches_plain_reference(shared_data, tmp_path, mode):
+    folder = shared_data("amazon-Magazine_Subscriptions")
+    path = folder / "Magazine_Subscriptions.csv"
+    run_preprocess("amazon-2018", tmp_path / "out", path, filter_mode=mode)
+    rows = read_rows(path, ("item", "user", "rating", "ts"), ",", header=False)
+    assert decoded_sequences(tmp_path / "out") == reference_sequences(rows, mode, 5)
+
+
+def test_ml_latest_small_lists_keep_file_order_on_ties(shared_data, tmp_path):
+    path = shared_data("ml-latest-small") / "ratings.csv"
+    stats = run_preprocess("ml-latest-small", tmp_path / "out", path)
+    rows = read_rows(path, ("user", "item", "rating", "ts"), ",", header=True)
+    assert decoded_sequences(tmp_path / "out") == reference_sequences(rows, "none", 5)
+    assert stats["equal_timestamp_groups"] > 0
+
+
+def test_ids_are_dense_in_original_order_and_maps_round_trip(shared_data, tmp_path):
+    path = shared_data("ml-100k") / "u.data"
+    run_preprocess("ml-100k", tmp_path / "out", path, filter_mode="k_core")
+    items = pq.read_table(tmp_path / "out" / "items.parquet").to_pydict()
+    users = pq.read_table(tmp_path / "out" / "users.parquet").to_pydict()
+    for table in (items, users):
+        ids = next(values for name, values in table.items() if name.endswith("_id"))
+        assert ids == list(range(1, len(ids) + 1))
+        originals = table["original_id"]
+        assert originals == sorted(originals, key=sort_key(originals))
+    sequences = pq.read_table(tmp_path / "out" / "sequences.parquet").to_pydict()
+    seen = {item for items_ in sequences["item_ids"] for item in items_}
+    assert seen == set(items["item_id"])
+    assert 0 not in seen
+
+
+def test_output_is_identical_with_one_and_four_threads(shared_data, tmp_path):
+    folder = shared_data("amazon-Magazine_Subscriptions")
+    for threads in (1, 4):
+        run_preprocess(
+            "amazon-2018", tmp_path / f"t{threads}", folder, filter_mode="k_core",
+            threads=threads,
+        )
+    for name in ("sequences.parquet", "items.parquet", "users.parquet"):
+        one = pq.read_table(tmp_path / "t1" / name)
+        four = pq.read_table(tmp_path / "t4" / name)
+        assert one.equals(four), name
