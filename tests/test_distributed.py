@@ -105,7 +105,7 @@ def _train_toy_ddp(ctx: DistContext, steps: int) -> list[torch.Tensor]:
     return gathered
 
 
-def test_spawn_runs_every_rank_and_returns_rank_zero_result():
+def test_spawn_runs_every_rank_splits_cores_and_returns_rank_zero_result():
     result = launch(_describe_rank, ("hello",), world_size=2, timeout_s=60)
 
     assert result["tag"] == "hello"
@@ -114,15 +114,8 @@ def test_spawn_runs_every_rank_and_returns_rank_zero_result():
     assert result["backend"] == "gloo"
     assert result["ranks_seen"] == [0, 1]
     assert result["pid"] != os.getpid()
-
-
-def test_ranks_split_the_cores():
-    result = launch(_describe_rank, ("threads",), world_size=2, timeout_s=60)
-
-    cores = len(os.sched_getaffinity(0))
-    if "OMP_NUM_THREADS" in os.environ:
-        pytest.skip("OMP_NUM_THREADS set: the launcher leaves threads alone")
-    assert result["threads"] == max(1, cores // 2)
+    if "OMP_NUM_THREADS" not in os.environ:  # else the launcher leaves threads be
+        assert result["threads"] == max(1, len(os.sched_getaffinity(0)) // 2)
 
 
 def test_default_world_size_on_cpu_is_one():
@@ -283,6 +276,54 @@ def test_bad_topology_is_rejected_before_spawning():
         launch(_sums, world_size=0)
     with pytest.raises(ValueError, match="backend"):
         launch(_sums, world_size=1, backend="mpi")
+
+
+NODE_SCRIPT = """
+import json, sys
+from genrec import distributed
+
+def job(ctx):
+    sums = distributed.all_reduce_sums({"rank": float(ctx.rank), "n": 1.0}, ctx)
+    return {"rank": ctx.rank, "node_rank": ctx.node_rank, "nnodes": ctx.nnodes,
+            "world_size": ctx.world_size, "sums": sums}
+
+if __name__ == "__main__":
+    node_rank, port = int(sys.argv[1]), int(sys.argv[2])
+    result = distributed.launch(job, world_size=2, nnodes=2, node_rank=node_rank,
+                                master_port=port, timeout_s=60)
+    print(json.dumps(result))
+"""
+
+
+def test_two_launchers_form_one_job_across_nodes(tmp_path):
+    script = tmp_path / "node_job.py"
+    script.write_text(NODE_SCRIPT)
+    port = str(distributed.free_port())
+    nodes = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(node_rank), port],
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for node_rank in (0, 1)
+    ]
+    outputs = [node.communicate(timeout=100) for node in nodes]
+
+    for node, (_, stderr) in zip(nodes, outputs, strict=True):
+        assert node.returncode == 0, stderr[-3000:]
+    node0 = json.loads(outputs[0][0].strip().splitlines()[-1])
+    node1 = json.loads(outputs[1][0].strip().splitlines()[-1])
+    # Four ranks (2 nodes x 2): global ranks 0..3, sums over all of them.
+    assert node0 == {
+        "rank": 0,
+        "node_rank": 0,
+        "nnodes": 2,
+        "world_size": 4,
+        "sums": {"n": 4.0, "rank": 6.0},
+    }
+    assert node1 is None
 
 
 def test_torchrun_runs_fn_in_each_worker(tmp_path):
