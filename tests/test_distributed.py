@@ -217,6 +217,21 @@ def test_hung_rank_is_bounded_by_the_timeout():
     assert any("timeout_s=3 s" in note for note in info.value.__notes__)
 
 
+def test_missing_node_is_bounded_by_the_timeout():
+    start = time.monotonic()
+    with pytest.raises(Exception, match="(?i)timed? ?out|timeout"):
+        launch(
+            _sums,
+            world_size=1,
+            nnodes=2,
+            node_rank=0,
+            master_port=distributed.free_port(),
+            timeout_s=3,
+        )
+
+    assert time.monotonic() - start < 40
+
+
 def test_unpicklable_fn_is_refused_before_spawning():
     with pytest.raises(TypeError, match="must pickle"):
         launch(lambda ctx: ctx.rank, world_size=1)
