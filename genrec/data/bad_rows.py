@@ -89,7 +89,10 @@ def find_bad_rows(
     examples = empty[:MAX_EXAMPLES]
     located = _locate_rows(path, layout, [row for row, _ in examples], reject_lines)
     empties = [
-        (located[row], f"field {column}: expected {ROLE_MEANING[column]}, found nothing")
+        (
+            located[row],
+            f"field {column}: expected {ROLE_MEANING[column]}, found nothing",
+        )
         for row, column in examples
     ]
     examples = sorted(rejected + empties)[:MAX_EXAMPLES]
@@ -112,7 +115,8 @@ def _reject_reason(
             f"({message})"
         )
     if error_type == "CAST" and column in ROLE_MEANING:
-        return f"field {column} (#{index}): expected {ROLE_MEANING[column]} ({message})"
+        # DuckDB numbers fields from 1, as a person counting along the line does.
+        return f"field {index} ({column}): expected {ROLE_MEANING[column]} ({message})"
     return f"{error_type.lower()}: {message}"
 
 

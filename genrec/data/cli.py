@@ -1,8 +1,8 @@
 """`genrec preprocess`: raw ratings -> sequences.parquet, items, users, stats.json.
 
-    genrec preprocess --dataset=ml-1m --raw_path=~/data/ml-1m --out=data/ml-1m
-    genrec preprocess --dataset=amazon-2018 --category=Books --out=data/books
-    genrec preprocess --dataset=synthetic --out=data/synthetic
+genrec preprocess --dataset=ml-1m --raw_path=~/data/ml-1m --out=data/ml-1m
+genrec preprocess --dataset=amazon-2018 --category=Books --out=data/books
+genrec preprocess --dataset=synthetic --out=data/synthetic
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ FLAGS = flags.FLAGS
 
 flags.DEFINE_enum("dataset", "synthetic", sorted(DATASETS), "Registered dataset name.")
 flags.DEFINE_string(
-    "raw_path", None, "Folder with the raw files, or the ratings file; default: download."
+    "raw_path",
+    None,
+    "Folder with the raw files, or the ratings file; default: download.",
 )
 flags.DEFINE_string("out", None, "Output folder (written atomically).", required=True)
 flags.DEFINE_enum("filter_mode", None, list(FILTER_MODES), "Default: the preset.")
@@ -55,8 +57,13 @@ def options_from_flags() -> dict[str, Any]:
     options: dict[str, Any] = {
         name: FLAGS[name].value
         for name in (
-            "memory_limit", "category", "user_column", "item_column",
-            "timestamp_column", "rating_column", "delimiter",
+            "memory_limit",
+            "category",
+            "user_column",
+            "item_column",
+            "timestamp_column",
+            "rating_column",
+            "delimiter",
         )
         if FLAGS[name].value is not None
     }
@@ -91,5 +98,15 @@ def main(argv: list[str]) -> None:
         )
     except (ValueError, FileNotFoundError, FileExistsError) as error:
         sys.exit(f"genrec preprocess: {error}")
-    summary = {key: stats[key] for key in ("num_interactions", "num_users", "num_items")}
-    print(json.dumps({"out": FLAGS.out, **summary, "bad_rows": stats["counts"]["bad_rows"]["count"]}))
+    summary = {
+        key: stats[key] for key in ("num_interactions", "num_users", "num_items")
+    }
+    print(
+        json.dumps(
+            {
+                "out": FLAGS.out,
+                **summary,
+                "bad_rows": stats["counts"]["bad_rows"]["count"],
+            }
+        )
+    )

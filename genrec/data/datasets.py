@@ -30,8 +30,15 @@ ROLE_MEANING = {
 }
 GROUPLENS = "https://files.grouplens.org/datasets/movielens"
 AMAZON_2014 = "https://snap.stanford.edu/data/amazon/productGraph/categoryFiles"
-AMAZON_2018 = "https://datarepo.eng.ucsd.edu/mcauley_group/data/amazon_v2/categoryFilesSmall"
-SYNTHETIC_DEFAULTS = {"num_users": 2000, "num_items": 1000, "mean_length": 40, "seed": 0}
+AMAZON_2018 = (
+    "https://datarepo.eng.ucsd.edu/mcauley_group/data/amazon_v2/categoryFilesSmall"
+)
+SYNTHETIC_DEFAULTS = {
+    "num_users": 2000,
+    "num_items": 1000,
+    "mean_length": 40,
+    "seed": 0,
+}
 
 
 @dataclass(frozen=True)
@@ -109,7 +116,10 @@ DATASETS: dict[str, DatasetSpec] = {
             "MovieLens 1M: ratings.dat with `::`, user and movie features.",
             "ratings.dat",
             RatingsLayout(
-                ("user", "item", "rating", "ts"), delim="::", quote="", encoding="latin-1"
+                ("user", "item", "rating", "ts"),
+                delim="::",
+                quote="",
+                encoding="latin-1",
             ),
             RemoteFile(
                 f"{GROUPLENS}/ml-1m.zip", "md5:c4d9eecfca2ab87c1945afe126590906", True
@@ -178,9 +188,11 @@ DATASETS: dict[str, DatasetSpec] = {
 
 
 def get_spec(dataset: str) -> DatasetSpec:
-    """Return the registry entry for `dataset` or raise a ValueError naming the choices."""
+    """Return the registry entry for `dataset`; a ValueError names the choices."""
     if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; choose one of {sorted(DATASETS)}")
+        raise ValueError(
+            f"unknown dataset {dataset!r}; choose one of {sorted(DATASETS)}"
+        )
     return DATASETS[dataset]
 
 
@@ -189,7 +201,7 @@ def raw_files(
     raw_path: str | os.PathLike[str] | None = None,
     options: Mapping[str, Any] | None = None,
 ) -> list[Path]:
-    """Return the raw input files of a dataset, downloading or generating them if needed.
+    """Return a dataset's raw input files, downloading or generating them if needed.
 
     The first file is the ratings file; side files (features) follow when present.
 
@@ -205,7 +217,9 @@ def raw_files(
     else:
         folder_or_file = Path(raw_path)
         if not folder_or_file.exists():
-            raise FileNotFoundError(f"{dataset}: raw_path {folder_or_file} does not exist")
+            raise FileNotFoundError(
+                f"{dataset}: raw_path {folder_or_file} does not exist"
+            )
     ratings = _ratings_file(spec, folder_or_file, options)
     side = [ratings.parent / name for name in spec.feature_files]
     return [ratings, *[path for path in side if path.is_file()]]
@@ -248,7 +262,9 @@ def _ratings_file(spec: DatasetSpec, path: Path, options: dict[str, Any]) -> Pat
         if (path / name).is_file():
             return path / name
     candidates = sorted(
-        child for child in path.iterdir() if child.suffix.lower() in {".csv", ".parquet"}
+        child
+        for child in path.iterdir()
+        if child.suffix.lower() in {".csv", ".parquet"}
     )
     if not names and len(candidates) == 1:
         return candidates[0]
@@ -279,7 +295,7 @@ def custom_layout(ratings: Path, options: Mapping[str, Any]) -> RatingsLayout:
     (optional; without it every rating is 1.0), delimiter (default ",").
     """
     delim = str(options.get("delimiter", ","))
-    wanted = _custom_columns(options)
+    wanted = custom_columns(options)
     with ratings.open(encoding="utf-8", newline="") as handle:
         first_line = handle.readline().rstrip("\r\n")
     if len(delim) == 1:
@@ -288,7 +304,7 @@ def custom_layout(ratings: Path, options: Mapping[str, Any]) -> RatingsLayout:
         header = first_line.split(delim)
     if not header:
         raise ValueError(f"{ratings}: line 1: expected a header naming the columns")
-    missing = [name for name in wanted if name not in header]
+    missing = [name for name in wanted.values() if name not in header]
     if missing:
         raise ValueError(
             f"{ratings}: line 1: expected columns {missing} in the header {header}"
@@ -297,7 +313,7 @@ def custom_layout(ratings: Path, options: Mapping[str, Any]) -> RatingsLayout:
     return RatingsLayout(tuple(roles.get(name, "") for name in header), delim, True)
 
 
-def _custom_columns(options: Mapping[str, Any]) -> dict[str, str]:
+def custom_columns(options: Mapping[str, Any]) -> dict[str, str]:
     """Return role -> column name for a custom source, checking the required ones."""
     names = {
         "user": options.get("user_column"),

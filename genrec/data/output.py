@@ -31,7 +31,9 @@ def staged_output(out_dir: Path) -> Iterator[Path]:
             "choose another --out or remove it"
         )
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent))
+    staging = Path(
+        tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent)
+    )
     staging.chmod(0o755)  # mkdtemp makes it private; the output is not
     try:
         yield staging
@@ -41,7 +43,9 @@ def staged_output(out_dir: Path) -> Iterator[Path]:
 
 
 def _replaceable(folder: Path) -> bool:
-    return folder.is_dir() and (not any(folder.iterdir()) or (folder / MARKER).is_file())
+    return folder.is_dir() and (
+        not any(folder.iterdir()) or (folder / MARKER).is_file()
+    )
 
 
 def _swap_in(staging: Path, out_dir: Path) -> None:

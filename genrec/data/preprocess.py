@@ -16,7 +16,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from genrec.data.bad_rows import BadRowsError, drop_empty_rows, find_bad_rows
-from genrec.data.datasets import DatasetSpec, RatingsLayout, custom_layout, get_spec
+from genrec.data.datasets import (
+    DatasetSpec,
+    RatingsLayout,
+    custom_columns,
+    custom_layout,
+    get_spec,
+)
 from genrec.data.datasets import raw_files as find_raw_files
 from genrec.data.output import staged_output
 from genrec.data.sequences import write_sequences
@@ -69,12 +75,14 @@ def run_preprocess(
     options = dict(options or {})
     settings = _settings(spec, filter_mode, min_presence, dedup, on_bad_rows)
     files = find_raw_files(dataset, raw_path, options)
-    ratings_path = files[0]
     started = time.perf_counter()
     out_dir = Path(out_dir)
-    with staged_output(out_dir) as staging, tempfile.TemporaryDirectory(
-        prefix=f".{out_dir.name}.duckdb-", dir=staging.parent
-    ) as work_dir:
+    with (
+        staged_output(out_dir) as staging,
+        tempfile.TemporaryDirectory(
+            prefix=f".{out_dir.name}.duckdb-", dir=staging.parent
+        ) as work_dir,
+    ):
         connection = _connect(Path(work_dir), threads, options)
         try:
             runner = SqlRunner(connection)
@@ -91,7 +99,10 @@ def run_preprocess(
         (staging / "stats.json").write_text(json.dumps(stats, indent=2) + "\n")
     logger.info(
         "preprocessed %s: interactions=%d users=%d items=%d -> %s",
-        dataset, stats["num_interactions"], stats["num_users"], stats["num_items"],
+        dataset,
+        stats["num_interactions"],
+        stats["num_users"],
+        stats["num_items"],
         out_dir,
     )
     return stats
@@ -228,17 +239,19 @@ def _load(
 
 def _parquet_source(path: Path, options: Mapping[str, Any]) -> pa.Table:
     """Read the role columns of a Parquet file, renamed, ts as epoch seconds."""
-    from genrec.data.datasets import _custom_columns
-
-    names = _custom_columns(options)
+    names = custom_columns(options)
     table = pq.read_table(path, columns=list(names.values()))
     roles = {"user": "user_key", "item": "item_key", "rating": "rating", "ts": "ts"}
     table = table.rename_columns([roles[role] for role in names])
     if "rating" not in names:
-        table = table.append_column("rating", pa.array([1.0] * table.num_rows, pa.float32()))
+        table = table.append_column(
+            "rating", pa.array([1.0] * table.num_rows, pa.float32())
+        )
     ts = table["ts"]
     if pa.types.is_timestamp(ts.type) or pa.types.is_date(ts.type):
-        seconds = ts.cast(pa.timestamp("s", tz=getattr(ts.type, "tz", None))).cast(pa.int64())
+        seconds = ts.cast(pa.timestamp("s", tz=getattr(ts.type, "tz", None))).cast(
+            pa.int64()
+        )
         table = table.set_column(table.schema.get_field_index("ts"), "ts", seconds)
     return table
 

@@ -43,8 +43,10 @@ def write_sequences(
     offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]), type=pa.int32())
 
     def as_lists(name: str, value_type: pa.DataType) -> pa.Array:
-        values = ordered[name].chunk(0).cast(value_type) if ordered.num_rows else (
-            pa.array([], type=value_type)
+        values = (
+            ordered[name].chunk(0).cast(value_type)
+            if ordered.num_rows
+            else (pa.array([], type=value_type))
         )
         return pa.ListArray.from_arrays(offsets, values)
 

@@ -43,7 +43,9 @@ class SqlRunner:
         for statement in self.connection.extract_statements(path.read_text()):
             missing = statement.named_parameters - params.keys()
             if missing:
-                raise ValueError(f"{path.name}: no value for parameters {sorted(missing)}")
+                raise ValueError(
+                    f"{path.name}: no value for parameters {sorted(missing)}"
+                )
             used = {name: params[name] for name in statement.named_parameters}
             result = self.connection.execute(statement, used)
         elapsed = time.perf_counter() - start

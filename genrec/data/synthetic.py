@@ -78,7 +78,10 @@ def write_synthetic_ratings(
     pa_csv.write_csv(table, path, write_options=options)
     logger.info(
         "synthetic ratings: users=%d items=%d rows=%d -> %s",
-        num_users, num_items, len(order), path,
+        num_users,
+        num_items,
+        len(order),
+        path,
     )
     return path
 
@@ -130,7 +133,11 @@ def _days(rng: np.random.Generator, lengths: np.ndarray, position: np.ndarray):
 
 
 def _to_table(
-    users: np.ndarray, items: np.ndarray, ratings: np.ndarray, days: np.ndarray, fmt: str
+    users: np.ndarray,
+    items: np.ndarray,
+    ratings: np.ndarray,
+    days: np.ndarray,
+    fmt: str,
 ) -> pa.Table:
     """Build the Arrow table of string ids, `N.0` ratings and epoch seconds."""
     # Names are spelled once per user and item, then gathered per row.

@@ -42,7 +42,12 @@ def read_rows(path: Path, fields: tuple[str, ...], delim: str, header: bool):
         for values in reader:
             record = dict(zip(fields, values, strict=True))
             rows.append(
-                (record["user"], record["item"], float(record["rating"]), int(record["ts"]))
+                (
+                    record["user"],
+                    record["item"],
+                    float(record["rating"]),
+                    int(record["ts"]),
+                )
             )
     return rows
 
@@ -69,7 +74,7 @@ def reference_sequences(rows, mode: str, k: int):
                 break
             kept = smaller
     sequences = defaultdict(list)
-    for index, (user, item, rating, ts) in sorted(kept, key=lambda x: (x[1][3], x[0])):
+    for _, (user, item, rating, ts) in sorted(kept, key=lambda x: (x[1][3], x[0])):
         sequences[user].append((item, rating, ts))
     return dict(sequences)
 
@@ -82,12 +87,16 @@ def sort_key(original_ids):
 
 
 def decoded_sequences(out_dir: Path):
-    """Read an output folder back into {original user: [(original item, rating, ts)]}."""
+    """Read an output folder back as {original user: [(original item, rating, ts)]}."""
     sequences = pq.read_table(out_dir / "sequences.parquet").to_pylist()
-    items = {row["item_id"]: row["original_id"] for row in pq.read_table(
-        out_dir / "items.parquet").to_pylist()}
-    users = {row["user_id"]: row["original_id"] for row in pq.read_table(
-        out_dir / "users.parquet").to_pylist()}
+    items = {
+        row["item_id"]: row["original_id"]
+        for row in pq.read_table(out_dir / "items.parquet").to_pylist()
+    }
+    users = {
+        row["user_id"]: row["original_id"]
+        for row in pq.read_table(out_dir / "users.parquet").to_pylist()
+    }
     return {
         users[row["user_id"]]: [
             (items[item], rating, ts)

@@ -31,9 +31,13 @@ def _write(path, lines, newline="\n"):
         ("3,,4.0,100", "expected a non-empty item id"),
     ],
 )
-def test_error_names_file_exact_line_and_expectation(tmp_path, newline, bad_line, expected):
+def test_error_names_file_exact_line_and_expectation(
+    tmp_path, newline, bad_line, expected
+):
     # Header is line 1, GOOD rows lines 2-5, a blank line 6, the bad row line 7.
-    path = _write(tmp_path / "ratings.csv", [HEADER, *GOOD, "", bad_line, "4,10,2.0,9"], newline)
+    path = _write(
+        tmp_path / "ratings.csv", [HEADER, *GOOD, "", bad_line, "4,10,2.0,9"], newline
+    )
     with pytest.raises(BadRowsError) as caught:
         run_preprocess("ml-latest-small", tmp_path / "out", path)
     message = str(caught.value)
@@ -46,11 +50,15 @@ def test_error_names_file_exact_line_and_expectation(tmp_path, newline, bad_line
 def test_skip_drops_and_counts_bad_rows(tmp_path):
     lines = [HEADER, GOOD[0], "x,y", GOOD[1], "5,6,bad,7", GOOD[2], ",1,1,1", GOOD[3]]
     path = _write(tmp_path / "ratings.csv", lines)
-    stats = run_preprocess("ml-latest-small", tmp_path / "out", path, on_bad_rows="skip")
+    stats = run_preprocess(
+        "ml-latest-small", tmp_path / "out", path, on_bad_rows="skip"
+    )
     assert stats["num_interactions"] == 4
     assert stats["counts"]["bad_rows"]["count"] == 3
     assert [row.split(": ")[1] for row in stats["counts"]["bad_rows"]["examples"]] == [
-        "line 3", "line 5", "line 7"
+        "line 3",
+        "line 5",
+        "line 7",
     ]
     written = json.loads((tmp_path / "out" / "stats.json").read_text())
     assert written["counts"]["bad_rows"]["count"] == 3
@@ -66,7 +74,11 @@ def test_filter_that_empties_the_data_is_a_clear_error(tmp_path):
     path = _write(tmp_path / "ratings.csv", [HEADER, *GOOD])
     with pytest.raises(EmptyDataError, match="removed every interaction"):
         run_preprocess(
-            "ml-latest-small", tmp_path / "out", path, filter_mode="k_core", min_presence=5
+            "ml-latest-small",
+            tmp_path / "out",
+            path,
+            filter_mode="k_core",
+            min_presence=5,
         )
     assert not (tmp_path / "out").exists()
 

@@ -1,4 +1,4 @@
-"""ML-1M's `::` files, latin-1 titles, titles with ': ', and its deterministic features."""
+"""ML-1M's `::` files, latin-1 titles, titles with ': ', deterministic features."""
 
 from __future__ import annotations
 
@@ -36,7 +36,11 @@ def _write_fixture(folder):
 def test_ml_1m_fixture_parses_exactly(tmp_path):
     raw = _write_fixture(tmp_path / "ml-1m")
     stats = run_preprocess("ml-1m", tmp_path / "out", raw)
-    assert (stats["num_interactions"], stats["num_users"], stats["num_items"]) == (5, 3, 3)
+    assert (stats["num_interactions"], stats["num_users"], stats["num_items"]) == (
+        5,
+        3,
+        3,
+    )
 
     items = pq.read_table(tmp_path / "out" / "items.parquet").to_pylist()
     assert [item["title"] for item in items] == [
@@ -48,8 +52,22 @@ def test_ml_1m_fixture_parses_exactly(tmp_path):
     # Genre codes rank the file's genres: Action, Animation, Children's, Comedy,
     # Drama, Sci-Fi -> 1..6, in each movie's listed order.
     assert [item["genres"] for item in items] == [[2, 3, 4], [4, 5], [1, 6]]
-    words = sorted({"toy", "story", "café", "au", "lait", "star", "wars", "episode",
-                    "iv", "a", "new", "hope"})
+    words = sorted(
+        {
+            "toy",
+            "story",
+            "café",
+            "au",
+            "lait",
+            "star",
+            "wars",
+            "episode",
+            "iv",
+            "a",
+            "new",
+            "hope",
+        }
+    )
     assert [[words[code - 1] for code in item["title_words"]] for item in items] == [
         ["toy", "story"],
         ["café", "au", "lait"],
@@ -62,9 +80,9 @@ def test_ml_1m_user_ids_are_numeric_order_with_features(tmp_path):
     run_preprocess("ml-1m", tmp_path / "out", raw)
     users = pq.read_table(tmp_path / "out" / "users.parquet").to_pylist()
     assert [user["original_id"] for user in users] == ["1", "2", "10"]
-    assert [(u["sex"], u["age_group"], u["occupation"], u["zip_code"]) for u in users] == [
-        (1, 1, 2, 1), (2, 3, 3, 2), (1, 2, 1, 3)
-    ]
+    assert [
+        (u["sex"], u["age_group"], u["occupation"], u["zip_code"]) for u in users
+    ] == [(1, 1, 2, 1), (2, 3, 3, 2), (1, 2, 1, 3)]
     sequences = pq.read_table(tmp_path / "out" / "sequences.parquet").to_pylist()
     # Equal timestamps keep file order: user 1 rated item 3 before item 1.
     assert sequences[0]["item_ids"] == [3, 1]
@@ -84,7 +102,10 @@ def test_feature_codes_do_not_depend_on_the_process(tmp_path):
         subprocess.run(
             [sys.executable, "-c", script, str(raw), str(tmp_path / f"out{seed}")],
             env={"PYTHONHASHSEED": str(seed), "PATH": ""},
-            capture_output=True, text=True, check=True, timeout=120,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
             cwd=str(Path(__file__).resolve().parents[2]),
         ).stdout
         for seed in (1, 2)

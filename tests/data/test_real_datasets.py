@@ -1,4 +1,4 @@
-"""The issue's must-show counts and parity with a plain implementation, on real files."""
+"""The issue's must-show counts and parity with a plain reference, on real files."""
 
 from __future__ import annotations
 
@@ -22,7 +22,10 @@ def test_ml_100k_counts_without_filter(shared_data, tmp_path):
 @pytest.mark.parametrize("mode", ["single_pass", "k_core"])
 def test_ml_100k_counts_with_k5(shared_data, tmp_path, mode):
     stats = run_preprocess(
-        "ml-100k", tmp_path / "out", shared_data("ml-100k"), filter_mode=mode,
+        "ml-100k",
+        tmp_path / "out",
+        shared_data("ml-100k"),
+        filter_mode=mode,
         min_presence=5,
     )
     assert _counts(stats) == (99_287, 943, 1_349)
@@ -31,8 +34,11 @@ def test_ml_100k_counts_with_k5(shared_data, tmp_path, mode):
 @pytest.mark.parametrize("mode", ["single_pass", "k_core"])
 def test_ml_latest_small_counts_with_k5(shared_data, tmp_path, mode):
     stats = run_preprocess(
-        "ml-latest-small", tmp_path / "out", shared_data("ml-latest-small"),
-        filter_mode=mode, min_presence=5,
+        "ml-latest-small",
+        tmp_path / "out",
+        shared_data("ml-latest-small"),
+        filter_mode=mode,
+        min_presence=5,
     )
     assert _counts(stats) == (90_274, 610, 3_650)
 
@@ -89,7 +95,10 @@ def test_output_is_identical_with_one_and_four_threads(shared_data, tmp_path):
     folder = shared_data("amazon-Magazine_Subscriptions")
     for threads in (1, 4):
         run_preprocess(
-            "amazon-2018", tmp_path / f"t{threads}", folder, filter_mode="k_core",
+            "amazon-2018",
+            tmp_path / f"t{threads}",
+            folder,
+            filter_mode="k_core",
             threads=threads,
         )
     for name in ("sequences.parquet", "items.parquet", "users.parquet"):

@@ -1,0 +1,95 @@
+"""The custom dataset: any CSV with a header, or Parquet, with named columns."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from genrec.data.preprocess import run_preprocess
+
+from .conftest import decoded_sequences
+
+OPTIONS = {"user_column": "who", "item_column": "what", "timestamp_column": "when"}
+
+
+def test_custom_csv_reads_named_columns_in_any_order(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "note,when,what,stars,who\n"
+        '"a, quoted note",20,x,4.5,u1\n'
+        "b,10,y,3,u1\n"
+        "c,10,x,1,u2\n"
+    )
+    run_preprocess(
+        "custom", tmp_path / "out", path, options={**OPTIONS, "rating_column": "stars"}
+    )
+    assert decoded_sequences(tmp_path / "out") == {
+        "u1": [("y", 3.0, 10), ("x", 4.5, 20)],
+        "u2": [("x", 1.0, 10)],
+    }
+
+
+def test_custom_csv_without_ratings_uses_one(tmp_path):
+    path = tmp_path / "events.tsv"
+    path.write_text("who;what;when\nu1;x;5\nu1;y;6\n")
+    run_preprocess(
+        "custom", tmp_path / "out", path, options={**OPTIONS, "delimiter": ";"}
+    )
+    assert decoded_sequences(tmp_path / "out") == {"u1": [("x", 1.0, 5), ("y", 1.0, 6)]}
+
+
+def test_custom_csv_missing_column_names_the_header(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text("who,what,time\nu1,x,5\n")
+    with pytest.raises(ValueError, match=r"line 1: expected columns \['when'\]"):
+        run_preprocess("custom", tmp_path / "out", path, options=OPTIONS)
+
+
+def test_custom_requires_the_column_options(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text("who,what,when\nu1,x,5\n")
+    with pytest.raises(ValueError, match="timestamp_column is required"):
+        run_preprocess(
+            "custom",
+            tmp_path / "out",
+            path,
+            options={"user_column": "who", "item_column": "what"},
+        )
+
+
+def test_custom_parquet_with_timestamp_type_keeps_row_order_on_ties(tmp_path):
+    when = [dt.datetime(2020, 1, 1, tzinfo=dt.UTC)] * 3 + [
+        dt.datetime(2019, 1, 1, tzinfo=dt.UTC)
+    ]
+    table = pa.table(
+        {
+            "who": [7, 7, 7, 8],
+            "what": ["c", "a", "b", "a"],
+            "when": pa.array(when, pa.timestamp("ms", tz="UTC")),
+        }
+    )
+    pq.write_table(table, tmp_path / "events.parquet")
+    run_preprocess(
+        "custom", tmp_path / "out", tmp_path / "events.parquet", options=OPTIONS
+    )
+    seconds_2020, seconds_2019 = 1_577_836_800, 1_546_300_800
+    assert decoded_sequences(tmp_path / "out") == {
+        "7": [
+            ("c", 1.0, seconds_2020),
+            ("a", 1.0, seconds_2020),
+            ("b", 1.0, seconds_2020),
+        ],
+        "8": [("a", 1.0, seconds_2019)],
+    }
+
+
+def test_custom_parquet_empty_id_names_the_row(tmp_path):
+    table = pa.table({"who": ["u", None], "what": ["a", "b"], "when": [1, 2]})
+    pq.write_table(table, tmp_path / "events.parquet")
+    with pytest.raises(ValueError, match=r"events.parquet: line 2: field user_key"):
+        run_preprocess(
+            "custom", tmp_path / "out", tmp_path / "events.parquet", options=OPTIONS
+        )

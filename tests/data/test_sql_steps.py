@@ -1,0 +1,46 @@
+"""The SQL step files and their runner."""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+import pytest
+
+from genrec.data import sql_files
+from genrec.data.sql_runner import SqlRunner
+
+
+def test_sql_files_are_numbered_in_pipeline_order():
+    names = [path.name for path in sql_files()]
+    assert names == sorted(names)
+    assert names[0].startswith("01_load_events") and names[-1] == "10_write_maps.sql"
+    assert {"04_filter_presence.sql", "06_categorize.sql"} <= set(names)
+
+
+def test_sql_files_take_paths_and_thresholds_as_bound_parameters():
+    for path in sql_files():
+        text = path.read_text()
+        assert not re.search(r"(?<!\\p)\{[A-Za-z_]+\}|%s|%\(", text), path.name
+    assert (
+        "$min_presence"
+        in (sql_files()[0].parent / "04_filter_presence.sql").read_text()
+    )
+
+
+def test_runner_binds_each_statement_its_own_parameters(tmp_path):
+    (tmp_path / "01_demo.sql").write_text(
+        "create table t as select $a::int as a;\nselect a + $b from t;\n"
+    )
+    runner = SqlRunner(duckdb.connect(), sql_dir=tmp_path)
+    assert runner.run("01_demo", {"a": 2, "b": 3}).fetchone() == (5,)
+    assert "01_demo" in runner.seconds
+
+
+def test_runner_names_a_missing_parameter(tmp_path):
+    (tmp_path / "01_demo.sql").write_text("select $threshold;")
+    runner = SqlRunner(duckdb.connect(), sql_dir=tmp_path)
+    with pytest.raises(
+        ValueError, match=r"01_demo.sql: no value for parameters \['threshold'\]"
+    ):
+        runner.run("01_demo", {})
