@@ -39,7 +39,12 @@ from genrec.modeling.time_buckets import bucketize_time_gaps
 
 
 class RelativeAttentionBias(nn.Module):
-    """Learned bias from the position difference i - j and the bucketed time gap."""
+    """Learned bias from the position difference i - j and the bucketed time gap.
+
+    rab(i, j) = position_weight[i - j] + time_weight[bucket(t_i - t_j)]. Both
+    terms are read with one gather from their outer sum, a small
+    (buckets + 1, max_length) table, so the (B, N, N) bias costs one pass.
+    """
 
     def __init__(self, max_length: int, num_time_buckets: int) -> None:
         super().__init__()
@@ -48,17 +53,30 @@ class RelativeAttentionBias(nn.Module):
             torch.empty(num_time_buckets + 1).normal_(0, 0.02)
         )
 
-    def forward(self, position_index: Tensor, time_index: Tensor) -> Tensor:
-        """Return the (B, N, N) bias.
+    def forward(self, pair_index: Tensor) -> Tensor:
+        """Return the (B, N, N) bias for (B, N, N) int64 indices from ``pair_index``."""
+        table = self.time_weight.unsqueeze(1) + self.position_weight.unsqueeze(0)
+        bias = table.view(-1).index_select(0, pair_index.reshape(-1))
+        return bias.view(pair_index.shape)
 
-        Args:
-            position_index: (N, N) int64 clamped position differences i - j.
-            time_index: (B, N, N) int64 time-gap buckets.
-        """
-        n = position_index.shape[0]
-        position_bias = self.position_weight.index_select(0, position_index.view(-1))
-        time_bias = self.time_weight.index_select(0, time_index.reshape(-1))
-        return time_bias.view(time_index.shape) + position_bias.view(1, n, n)
+
+def bias_pair_index(
+    timestamps: Tensor, max_length: int, num_time_buckets: int, time_log_step: float
+) -> Tensor:
+    """Return (B, N, N) int64 indices into the flattened bias table of each pair.
+
+    Args:
+        timestamps: (B, N) int64 padded epoch seconds.
+        max_length: the bias table's position range (the encoder's max_length).
+        num_time_buckets: the last time bucket.
+        time_log_step: time bucket width in natural-log units.
+    """
+    n = timestamps.shape[1]
+    arange = torch.arange(n, device=timestamps.device)
+    position_index = (arange.view(n, 1) - arange.view(1, n)).clamp(min=0)  # (N, N)
+    gaps_s = timestamps.unsqueeze(2) - timestamps.unsqueeze(1)  # (B, N, N) int64
+    time_index = bucketize_time_gaps(gaps_s, num_time_buckets, time_log_step)
+    return time_index * max_length + position_index
 
 
 class HSTUBlock(nn.Module):
@@ -90,39 +108,50 @@ class HSTUBlock(nn.Module):
         self.dropout = nn.Dropout(linear_dropout)
 
     def forward(
-        self,
-        x: Tensor,
-        offsets: Tensor,
-        max_length: int,
-        position_index: Tensor,
-        time_index: Tensor,
+        self, x: Tensor, offsets: Tensor, max_length: int, pair_index: Tensor
     ) -> Tensor:
-        """Apply the block to (T, D) jagged ``x``; returns (T, D)."""
-        h, dv, dqk = self.num_heads, self.linear_dim, self.attention_dim
+        """Apply the block to (T, D) jagged ``x``; returns (T, D).
+
+        Args:
+            x: (T, D) jagged inputs.
+            offsets: (B+1,) int64.
+            max_length: N, the padded length of this batch.
+            pair_index: (B, N, N) int64 bias indices from ``bias_pair_index``.
+        """
+        h, dv = self.num_heads, self.linear_dim
         projected = F.silu(self.uvqk(self.input_norm(x)))  # (T, H*(2Dv+2Dqk))
-        gate, vqk = projected.split([h * dv, h * (dv + 2 * dqk)], dim=-1)
-
-        # Pad V, Q, K together: one copy instead of three.
+        gate, vqk = projected.split([h * dv, projected.shape[1] - h * dv], dim=-1)
         padded = jagged.to_padded(vqk, offsets, max_length)  # (B, N, H*(Dv+2Dqk))
-        batch, n = padded.shape[0], padded.shape[1]
-        value, query, key = padded.split([h * dv, h * dqk, h * dqk], dim=-1)
-        query = query.view(batch, n, h, dqk)
-        key = key.view(batch, n, h, dqk)
-        value = value.view(batch, n, h, dv)
-
-        logits = torch.einsum("bnhd,bmhd->bhnm", query, key)  # (B, H, N, N)
-        bias = self.bias(position_index, time_index)  # (B, N, N)
-        weights = F.silu(logits + bias.unsqueeze(1).to(logits.dtype)) / self.max_length
-        causal = torch.ones(n, n, dtype=torch.bool, device=x.device).tril()  # (N, N)
-        weights = weights.masked_fill(~causal, 0.0)
-        weights = F.dropout(weights, self.attention_dropout, self.training)
-        attended = torch.einsum("bhnm,bmhd->bnhd", weights, value)  # (B, N, H, Dv)
-        attended = jagged.from_padded(
-            attended.reshape(batch, n, h * dv), offsets, x.shape[0]
-        )  # (T, H*Dv)
-
+        attended = self._attend(padded, self.bias(pair_index))  # (B, N, H*Dv)
+        attended = jagged.from_padded(attended, offsets, x.shape[0])  # (T, H*Dv)
         mixed = self.output_norm(attended) * gate  # (T, H*Dv)
         return x + self.dropout(self.output(mixed))
+
+    def _attend(self, padded: Tensor, bias: Tensor) -> Tensor:
+        """Pointwise causal attention: (B, N, H*(Dv+2Dqk)) -> (B, N, H*Dv)."""
+        h, dv, dqk = self.num_heads, self.linear_dim, self.attention_dim
+        batch, n = padded.shape[0], padded.shape[1]
+        value, query, key = padded.split([h * dv, h * dqk, h * dqk], dim=-1)
+        query = _heads_first(query, h)  # (B*H, N, Dqk)
+        key = _heads_first(key, h)  # (B*H, N, Dqk)
+        value = _heads_first(value, h)  # (B*H, N, Dv)
+        bias = bias.to(query.dtype).unsqueeze(1).expand(batch, h, n, n)
+        logits = torch.baddbmm(
+            bias.reshape(batch * h, n, n), query, key.transpose(1, 2)
+        )  # (B*H, N, N)
+        # Causal mask and the 1/n normalizer in one (N, N) factor.
+        scale = torch.ones(n, n, dtype=logits.dtype, device=logits.device).tril()
+        weights = F.silu(logits) * (scale / self.max_length)
+        weights = F.dropout(weights, self.attention_dropout, self.training)
+        attended = torch.bmm(weights, value)  # (B*H, N, Dv)
+        return attended.view(batch, h, n, dv).transpose(1, 2).reshape(batch, n, h * dv)
+
+
+def _heads_first(x: Tensor, num_heads: int) -> Tensor:
+    """(B, N, H*d) -> (B*H, N, d); a view when H = 1."""
+    batch, n, width = x.shape
+    heads = x.view(batch, n, num_heads, width // num_heads).transpose(1, 2)
+    return heads.reshape(batch * num_heads, n, width // num_heads)
 
 
 @gin.configurable
@@ -167,19 +196,11 @@ class HSTUEncoder(SequenceEncoder):
                 f"batch holds a history of {n} items but HSTUEncoder.max_length "
                 f"is {self.max_length}; truncate when batching"
             )
-        position_index, time_index = self._bias_indices(batch)
-        for block in self.blocks:
-            x = block(x, batch.offsets, n, position_index, time_index)
-        return x
-
-    def _bias_indices(self, batch: SequenceBatch) -> tuple[Tensor, Tensor]:
-        """Return the (N, N) position-difference and (B, N, N) time-bucket indices."""
-        n = batch.max_length
-        arange = torch.arange(n, device=batch.device)
-        position_index = (arange.view(n, 1) - arange.view(1, n)).clamp(min=0)
         timestamps = jagged.to_padded(batch.timestamps, batch.offsets, n)  # (B, N)
-        gaps_s = timestamps.unsqueeze(2) - timestamps.unsqueeze(1)  # (B, N, N)
-        time_index = bucketize_time_gaps(
-            gaps_s, self.num_time_buckets, self.time_log_step
-        )
-        return position_index, time_index
+        # Every block reads the same pairs; only the bias weights differ.
+        pair_index = bias_pair_index(
+            timestamps, self.max_length, self.num_time_buckets, self.time_log_step
+        )  # (B, N, N) int64
+        for block in self.blocks:
+            x = block(x, batch.offsets, n, pair_index)
+        return x
