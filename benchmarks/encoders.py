@@ -15,6 +15,7 @@ import argparse
 import json
 import logging
 import platform
+import resource
 import time
 from pathlib import Path
 
@@ -183,7 +184,9 @@ def main() -> None:
         "cpu_count": psutil.cpu_count(),
         "platform": platform.platform(),
         "torch": torch.__version__,
-        "peak_rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1),
+        "peak_rss_mb": round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
+        ),  # Linux reports KiB
         "results": rows,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
