@@ -15,10 +15,7 @@ import torch
 
 from genrec.distributed import DistContext, all_reduce_sums, launch
 from genrec.modeling.metrics import metric_sums
-from genrec.training.checkpoint import load_checkpoint
 from genrec.training.dataset import SequenceDataset
-from genrec.training.gin_config import parse_resolved
-from genrec.training.popularity import popularity_metrics
 from genrec.training.sampler import shard_rows
 
 logger = logging.getLogger(__name__)
@@ -75,47 +72,12 @@ def evaluate_checkpoint(
         `{split}/hr@10`, ..., `{split}/users` for the model and
         `popularity/{split}/...` for the baseline on the same users.
     """
+    from genrec.training.ranks import evaluate_rank
+
     result = launch(
-        _evaluate_rank,
+        evaluate_rank,
         (str(checkpoint_path), str(data_dir), split),
         world_size=world_size,
     )
     assert result is not None
-    return result
-
-
-def _evaluate_rank(
-    ctx: DistContext, checkpoint_path: str, data_dir: str, split: str
-) -> dict[str, float]:
-    from genrec.training.trainer import Trainer
-
-    payload = load_checkpoint(checkpoint_path)
-    parse_resolved(payload["config"])
-    trainer = Trainer()
-    dataset = trainer.dataset_factory(data_dir)
-    if dataset.num_items != payload["num_items"]:
-        raise ValueError(
-            f"{checkpoint_path}: trained on {payload['num_items']} items but "
-            f"{data_dir} has {dataset.num_items}; evaluate on the data it was "
-            "trained on"
-        )
-    model = trainer.model_factory()
-    model.load_state_dict(payload["model"])
-    model.to(ctx.device)
-
-    metrics = evaluate_split(model, dataset, split, ctx)
-    result = {f"{split}/{key}": value for key, value in metrics.items()}
-    if ctx.is_main:
-        baseline = popularity_metrics(dataset, split)
-        result |= {
-            f"popularity/{split}/{key}": value for key, value in baseline.items()
-        }
-        logger.info(
-            "%s users=%d hr@10=%.4f ndcg@10=%.4f (popularity hr@10=%.4f)",
-            split,
-            metrics[USERS_KEY],
-            metrics["hr@10"],
-            metrics["ndcg@10"],
-            baseline["hr@10"],
-        )
     return result

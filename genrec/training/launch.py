@@ -12,17 +12,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from genrec.distributed import DistContext, hosts_rank_zero, launch
+from genrec.distributed import hosts_rank_zero, launch
 from genrec.training.checkpoint import BEST_CHECKPOINT, CHECKPOINT_DIR
-from genrec.training.gin_config import parse_resolved, resolve_config
+from genrec.training.gin_config import resolve_config
+from genrec.training.ranks import train_rank
 from genrec.training.runs import (
     CONFIG_FILE,
     METRICS_FILE,
+    RunPaths,
     claim_run_dir,
     release_run_dir,
 )
 from genrec.training.sequences import read_num_items
-from genrec.training.trainer import RunPaths
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ def train(
         )
         logger.info("training in %s on %s", run_dir, data_dir)
         metrics = launch(
-            _train_rank,
+            train_rank,
             (paths,),
             world_size=world_size,
             nnodes=nnodes,
@@ -146,10 +147,3 @@ def _run_config(
     temporary.write_text(config)
     temporary.replace(config_path)
     return config
-
-
-def _train_rank(ctx: DistContext, paths: RunPaths) -> dict[str, float]:
-    from genrec.training.trainer import Trainer
-
-    parse_resolved(paths.config)
-    return Trainer().fit(ctx, paths)

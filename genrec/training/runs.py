@@ -15,6 +15,7 @@ import os
 import socket
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +23,18 @@ CONFIG_FILE = "config.gin"
 METRICS_FILE = "metrics.jsonl"
 RESULTS_FILE = "results.json"
 LOCK_FILE = ".lock"
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Where one rank reads and writes (the run folder and the data folder)."""
+
+    run_dir: Path
+    data_dir: Path
+    config: str
+    resume: bool
+    mlflow_tracking_uri: str | None = None
+    mlflow_run_id: str | None = None
 
 
 def new_run_dir(root: str | Path) -> Path:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 import gin
@@ -28,7 +27,7 @@ from genrec.training.evaluate import evaluate_split
 from genrec.training.mlflow_sink import MlflowSink
 from genrec.training.optim import adamw, linear_warmup
 from genrec.training.popularity import popularity_metrics
-from genrec.training.runs import METRICS_FILE, RESULTS_FILE, MetricsLog
+from genrec.training.runs import METRICS_FILE, RESULTS_FILE, MetricsLog, RunPaths
 from genrec.training.runtime import autocast, configure_numerics, seed_everything
 from genrec.training.sampler import EpochBatches, step_seed
 from genrec.training.splits import TEST
@@ -39,18 +38,6 @@ OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimize
 SchedulerFactory = Callable[
     [torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler
 ]
-
-
-@dataclass(frozen=True)
-class RunPaths:
-    """Where one rank reads and writes (the run folder and the data folder)."""
-
-    run_dir: Path
-    data_dir: Path
-    config: str
-    resume: bool
-    mlflow_tracking_uri: str | None = None
-    mlflow_run_id: str | None = None
 
 
 @gin.configurable
@@ -108,12 +95,15 @@ class Trainer:
 
     def fit(self, ctx: DistContext, paths: RunPaths) -> dict[str, float]:
         """Train, select, test; return the final metrics (every rank gets them)."""
-        run = _Run(self, ctx, paths)
-        return run.execute()
+        return TrainingRun(self, ctx, paths).execute()
 
 
-class _Run:
-    """The state of one rank's training run (built once, stepped many times)."""
+class TrainingRun:
+    """One rank's training run: dataset, model, optimizer and progress.
+
+    Built once (restoring `last.pt` when resuming); `execute` trains to the end,
+    evaluates the selected weights on the test split and returns the metrics.
+    """
 
     def __init__(self, trainer: Trainer, ctx: DistContext, paths: RunPaths) -> None:
         self.trainer = trainer
@@ -153,6 +143,7 @@ class _Run:
             )
 
     def execute(self) -> dict[str, float]:
+        """Train the remaining steps, then select and test (see `Trainer.fit`)."""
         self._train()
         return self._finish()
 
@@ -329,6 +320,8 @@ class _Run:
         self.scheduler.load_state_dict(payload["scheduler"])
         ckpt.restore_rng_states(payload["rng"])
         self.state = ckpt.training_state(payload)
+        # best.pt may be newer than last.pt (an evaluation after the last save);
+        # the resumed run replays that step exactly and selects it again.
         best = self.checkpoint_dir / ckpt.BEST_CHECKPOINT
         if self.state.best_step is not None and best.exists():
             self.best_weights = ckpt.load_checkpoint(best)["model"]

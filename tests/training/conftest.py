@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 HistoryWriter = Callable[..., Path]
+
+
+REPO = Path(__file__).resolve().parents[2]
+TINY_CONFIG = REPO / "configs" / "cpu" / "tiny.gin"
 
 
 def write_sequences(
@@ -48,6 +53,32 @@ def write_sequences(
     )
     pq.write_table(items, folder / "items.parquet")
     return folder
+
+
+def planted_histories(
+    num_users: int = 240, num_items: int = 60, seed: int = 0
+) -> list[list[int]]:
+    """Histories that follow a fixed item-to-item chain from random starts.
+
+    The next item is a deterministic function of the current one, so a sequence
+    model can learn it in a few steps while popularity cannot.
+    """
+    rng = np.random.default_rng(seed)
+    histories = []
+    for length in rng.integers(6, 30, size=num_users):
+        item = int(rng.integers(1, num_items + 1))
+        history = []
+        for _ in range(length):
+            history.append(item)
+            item = (item * 7 + 3) % num_items + 1
+        histories.append(history)
+    return histories
+
+
+@pytest.fixture
+def planted_folder(tmp_path: Path) -> Path:
+    """A preprocessed folder of `planted_histories()`."""
+    return write_sequences(tmp_path / "planted", planted_histories(), num_items=60)
 
 
 @pytest.fixture

@@ -13,7 +13,9 @@ def _dataset(history_folder, **kwargs):
 
 
 def _per_user(values: torch.Tensor, offsets: torch.Tensor) -> list[list]:
-    return [values[a:b].tolist() for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
+    return [
+        values[a:b].tolist() for a, b in zip(offsets[:-1], offsets[1:], strict=True)
+    ]
 
 
 def test_training_window_is_latest_items_supervised_by_the_next(history_folder):

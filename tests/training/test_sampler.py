@@ -4,7 +4,9 @@ from genrec.training.sampler import EpochBatches, shard_rows, step_seed
 
 
 def _epoch(rows, rank, world_size, epoch, batch_size=3, seed=7):
-    batches = EpochBatches(rows, batch_size, seed=seed, rank=rank, world_size=world_size)
+    batches = EpochBatches(
+        rows, batch_size, seed=seed, rank=rank, world_size=world_size
+    )
     return batches, [
         batches.batch(epoch, step).tolist() for step in range(batches.steps_per_epoch)
     ]

@@ -30,7 +30,9 @@ def test_lists_of_unequal_length_name_file_row_and_column(tmp_path: Path):
         ),
         tmp_path / "sequences.parquet",
     )
-    with pytest.raises(ValueError, match=r"sequences.parquet: row 1, column timestamps"):
+    with pytest.raises(
+        ValueError, match=r"sequences.parquet: row 1, column timestamps"
+    ):
         read_sequences(tmp_path)
 
 
