@@ -74,7 +74,9 @@ def to_padded(
     Returns:
         (B, N) or (B, N, F), same dtype as ``values``.
     """
-    if HAVE_FBGEMM:
+    # Integer tensors (timestamps, ids) take the index path: it needs no
+    # autograd and does not depend on which dtypes a kernel build covers.
+    if HAVE_FBGEMM and values.is_floating_point():
         return torch.ops.fbgemm.jagged_to_padded_dense(
             values, [offsets], [max_length], padding_value=padding_value
         )

@@ -58,17 +58,22 @@ class RetrievalModel(nn.Module):
 
     def forward(self, batch: SequenceBatch) -> Tensor:
         """Return the scalar training loss averaged over supervised positions."""
-        queries = self.postprocessor(self.encode(batch))  # (T, D')
+        states = self.encode(batch)  # (T, D), autocast dtype
         positive_ids = batch.next_item_ids  # (T,) int64, 0 = unsupervised
         negatives = self.negative_sampler(positive_ids, self.num_items)
-        if self._scores_whole_catalogue(negatives.ids):
-            positive_logits, negative_logits = self._logits_from_catalogue(
-                queries, positive_ids, negatives.ids
-            )
-        else:
-            positive_logits, negative_logits = self._logits_from_samples(
-                queries, positive_ids, negatives.ids
-            )
+
+        # Scores are float32 even under bf16 autocast: at temperature 0.05 a
+        # bf16 cosine (8-bit mantissa) would blur positives and negatives.
+        with _autocast_off(states):
+            queries = self.postprocessor(states.float())  # (T, D')
+            if self._scores_whole_catalogue(negatives.ids):
+                positive_logits, negative_logits = self._logits_from_catalogue(
+                    queries, positive_ids, negatives.ids
+                )
+            else:
+                positive_logits, negative_logits = self._logits_from_samples(
+                    queries, positive_ids, negatives.ids
+                )
         negative_valid = negatives.ids != positive_ids.unsqueeze(1)  # (T, X) bool
         if negatives.valid is not None:
             negative_valid = negative_valid & negatives.valid
