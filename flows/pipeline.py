@@ -38,7 +38,7 @@ from genrec.tracking.store import tracking_uri
 logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_GIN_CONFIG = str(REPO_ROOT / "configs" / "synthetic_cpu.gin")
+DEFAULT_GIN_CONFIG = str(REPO_ROOT / "configs" / "cpu" / "hstu-small.gin")
 DEFAULT_EXPERIMENT = "genrec"
 FLOW_RUN_TAG = "prefect.flow_run_id"
 # Time allowed beyond the trainer's own time-out before Prefect stops the task.

@@ -50,9 +50,8 @@ def preprocess_parameters(
 @task(name="fingerprint-dataset", retries=2, retry_delay_seconds=10)
 def fingerprint_dataset(raw_path: str | None, parameters: dict[str, Any]) -> str:
     """Hash the raw files (downloading them if needed), SQL steps and parameters."""
-    from genrec.data.datasets import raw_files
-
     from genrec.data import sql_files
+    from genrec.data.datasets import raw_files
 
     files = raw_files(parameters["dataset"], raw_path, parameters["options"] or None)
     fingerprint = content_fingerprint(files, sql_files(), parameters)
@@ -129,8 +128,13 @@ def preprocess(
     on_bad_rows: str = "error",
     dataset_options: dict[str, Any] | None = None,
     threads: int | None = None,
-) -> str:
-    """Preprocess one dataset on its own; return the output folder."""
+) -> dict[str, Any]:
+    """Preprocess one dataset on its own.
+
+    Returns:
+        `data_dir` (the output folder), `fingerprint` and `cached` (whether
+        the result came from the cache, the SQL not running).
+    """
     parameters = preprocess_parameters(
         dataset,
         filter_mode=filter_mode,
@@ -140,5 +144,5 @@ def preprocess(
         options=dataset_options,
     )
     fingerprint = fingerprint_dataset(raw_path, parameters)
-    data_dir, _ = preprocessed_data_dir(fingerprint, raw_path, parameters, threads)
-    return data_dir
+    data_dir, cached = preprocessed_data_dir(fingerprint, raw_path, parameters, threads)
+    return {"data_dir": data_dir, "fingerprint": fingerprint, "cached": cached}

@@ -9,6 +9,7 @@ anything the user exported (a Prefect server URL, a remote MLflow) wins.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from genrec.paths import genrec_home
 
@@ -37,3 +38,5 @@ def configure_environment() -> None:
     """Fill unset Prefect variables with genrec's defaults (idempotent)."""
     for name, value in prefect_defaults().items():
         os.environ.setdefault(name, value)
+    # Prefect creates PREFECT_HOME without parents and gives up with a warning.
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)

@@ -79,10 +79,23 @@ def mlflow_command(host: str, port: int) -> list[str]:
     return command
 
 
+def server_environment() -> dict[str, str]:
+    """The servers' environment: ours, minus MLflow's background job workers.
+
+    MLflow 3 starts seven job-runner processes for GenAI features genrec does
+    not use; on a small machine they cost more memory than the UI itself.
+    """
+    environment = dict(os.environ)
+    environment.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+    return environment
+
+
 def start(name: str, command: list[str], url: str, health_path: str) -> Service:
     """Start a server in its own process group (so it can be stopped whole)."""
     logger.info("starting %s: %s", name, " ".join(command))
-    process = subprocess.Popen(command, env=dict(os.environ), start_new_session=True)
+    process = subprocess.Popen(
+        command, env=server_environment(), start_new_session=True
+    )
     return Service(name, url, health_path, process)
 
 

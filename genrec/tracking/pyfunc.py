@@ -46,9 +46,9 @@ class CheckpointRecommender(mlflow.pyfunc.PythonModel):
         self.num_items = int(payload["num_items"])
         self.max_length = getattr(model.preprocessor, "max_length", None)
 
-    def predict(
-        self, context: Any, model_input: Any, params: dict[str, Any] | None = None
-    ) -> Any:
+    # `model_input` is a pandas DataFrame; it is left unannotated because MLflow
+    # turns a type hint here into a schema check meant for lists of records.
+    def predict(self, context, model_input, params=None):  # noqa: ANN001,ANN201
         """Top-k items per row of `model_input` (column `item_ids`, oldest first).
 
         An optional `timestamps` column (epoch seconds) feeds time-aware models.

@@ -17,10 +17,15 @@ from genrec.paths import genrec_home
 
 
 def tracking_uri() -> str:
-    """Return $MLFLOW_TRACKING_URI, else `sqlite:///<genrec_home>/mlflow.db`."""
+    """Return $MLFLOW_TRACKING_URI, else `sqlite:///<genrec_home>/mlflow.db`.
+
+    The data folder is created for the default, since SQLite will not.
+    """
     if uri := os.environ.get("MLFLOW_TRACKING_URI"):
         return uri
-    return f"sqlite:///{genrec_home() / 'mlflow.db'}"
+    home = genrec_home()
+    home.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{home / 'mlflow.db'}"
 
 
 def artifact_root() -> Path:

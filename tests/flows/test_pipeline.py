@@ -1,0 +1,150 @@
+"""The pipeline flow end to end on a tiny synthetic file: tracking, caching,
+registry and failures."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from flows.pipeline import FLOW_RUN_TAG, pipeline
+from flows.preprocess import preprocess
+from genrec.tracking.registry import CHAMPION, DATASET_HASH_TAG
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+
+def _artifact_paths(client: MlflowClient, run_id: str, folder: str = "") -> set[str]:
+    paths = set()
+    for entry in client.list_artifacts(run_id, folder or None):
+        if entry.is_dir:
+            paths |= _artifact_paths(client, run_id, entry.path)
+        else:
+            paths.add(entry.path)
+    return paths
+
+
+def _steps(client: MlflowClient, run_id: str, metric: str) -> list[int]:
+    return sorted({m.step for m in client.get_metric_history(run_id, metric)})
+
+
+def test_pipeline_run_is_tracked_registered_and_cached(tiny_pipeline_arguments):
+    first = pipeline(**tiny_pipeline_arguments)
+    client = MlflowClient(first.tracking_uri)
+    run = client.get_run(first.mlflow_run_id)
+
+    assert run.info.status == "FINISHED"
+    params = run.data.params
+    assert params["pipeline/dataset"] == "synthetic"
+    assert params["pipeline/world_size"] == "2"
+    assert params["Trainer.num_epochs"] == "2"
+    assert "HSTUEncoder.num_blocks" in params  # from the gin file, flattened
+    assert len(_steps(client, run.info.run_id, "train/loss")) >= 3
+    assert len(_steps(client, run.info.run_id, "eval/ndcg_at_10")) >= 2
+    for name in ("test/hr_at_10", "test/ndcg_at_10", "popularity/test/ndcg_at_10"):
+        assert 0.0 <= run.data.metrics[name] <= 1.0
+    assert {
+        "config/config.gin",
+        "data/stats.json",
+        "checkpoint/best.pt",
+        "evaluation/evaluation.json",
+        "evaluation/evaluation.md",
+        "plots/metric_curves.png",
+    } <= _artifact_paths(client, run.info.run_id)
+    assert not first.preprocess_cached
+    assert run.data.tags["preprocess_cached"] == "false"
+
+    champion = client.get_model_version_by_alias(first.model_name, CHAMPION)
+    assert str(champion.version) == first.model_version
+    assert champion.run_id == first.mlflow_run_id
+    assert champion.tags[DATASET_HASH_TAG] == run.data.tags["dataset_hash"]
+
+    # Same bytes again: preprocessing comes from the cache, a second version
+    # is registered and the alias goes to the better of the two.
+    second = pipeline(**tiny_pipeline_arguments)
+    rerun = client.get_run(second.mlflow_run_id)
+
+    assert second.preprocess_cached
+    assert rerun.data.tags["preprocess_cached"] == "true"
+    assert second.data_dir == first.data_dir
+    assert second.model_version != first.model_version
+    scores = {
+        first.model_version: first.test_metrics["test/ndcg@10"],
+        second.model_version: second.test_metrics["test/ndcg@10"],
+    }
+    expected = second.model_version if second.champion else first.model_version
+    assert second.champion == (
+        scores[second.model_version] > scores[first.model_version]
+    )
+    champion = client.get_model_version_by_alias(first.model_name, CHAMPION)
+    assert str(champion.version) == expected
+
+
+def test_registered_champion_recommends_unseen_items(tiny_pipeline_arguments):
+    result = pipeline(
+        **tiny_pipeline_arguments
+        | {"gin_bindings": ["Trainer.num_epochs = 1"], "world_size": 1}
+    )
+    mlflow.set_tracking_uri(result.tracking_uri)
+
+    model = mlflow.pyfunc.load_model(f"models:/{result.model_name}@{CHAMPION}")
+    history = [3, 17, 5]
+    recommended = model.predict(pd.DataFrame({"item_ids": [history]}), params={"k": 5})
+
+    items = recommended["item_ids"][0]
+    assert len(items) == 5
+    assert not set(items) & set(history)
+    assert all(1 <= item <= model.unwrap_python_model().num_items for item in items)
+
+
+def test_edited_raw_row_recomputes_and_unchanged_is_cached(tiny_raw_file):
+    raw_file = tiny_raw_file
+    first = preprocess(dataset="synthetic", raw_path=str(raw_file))
+    stats = Path(first["data_dir"]) / "stats.json"
+    written_at = stats.stat().st_mtime_ns
+    again = preprocess(dataset="synthetic", raw_path=str(raw_file))
+
+    lines = raw_file.read_text().splitlines(keepends=True)
+    item, user, rating, timestamp = lines[0].rstrip("\n").split(",")
+    other_rating = "1.0" if float(rating) != 1.0 else "2.0"
+    lines[0] = ",".join([item, user, other_rating, timestamp]) + "\n"
+    raw_file.write_text("".join(lines))
+    edited = preprocess(dataset="synthetic", raw_path=str(raw_file))
+
+    assert not first["cached"]
+    assert again["cached"]
+    assert again["data_dir"] == first["data_dir"]
+    assert stats.stat().st_mtime_ns == written_at  # the SQL did not run again
+    assert not edited["cached"]
+    assert edited["fingerprint"] != first["fingerprint"]
+    assert (Path(edited["data_dir"]) / "stats.json").exists()
+
+
+def test_failing_training_fails_the_flow_and_the_mlflow_run(
+    tiny_pipeline_arguments, genrec_home
+):
+    started = time.monotonic()
+    state = pipeline(
+        **tiny_pipeline_arguments
+        | {
+            "gin_bindings": ["SequenceDataset.protocol = 'no_such_protocol'"],
+            "experiment": "failing",
+        },
+        return_state=True,
+    )
+    elapsed_s = time.monotonic() - started
+
+    assert state.is_failed()
+    assert elapsed_s < 180
+    client = MlflowClient(f"sqlite:///{genrec_home / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("failing")
+    flow_run_id = str(state.state_details.flow_run_id)
+    (run,) = client.search_runs(
+        [experiment.experiment_id], f"tags.`{FLOW_RUN_TAG}` = '{flow_run_id}'"
+    )
+    assert run.info.status == "FAILED"
+    assert "no_such_protocol" in run.data.tags["genrec.end_reason"]
