@@ -19,7 +19,11 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from genrec.distributed import DistContext, all_reduce_sums
+from genrec.distributed import (
+    DistContext,
+    all_reduce_sums,
+    check_replicas_identical,
+)
 from genrec.modeling.model import RetrievalModel
 from genrec.training import checkpoint as ckpt
 from genrec.training.dataset import SequenceDataset
@@ -144,13 +148,17 @@ class TrainingRun:
 
     def execute(self) -> dict[str, float]:
         """Train the remaining steps, then select and test (see `Trainer.fit`)."""
-        self._train()
+        self.train_steps()
+        # Fails the run if DDP let any rank's weights drift from the others.
+        check_replicas_identical(self.model, self.ctx)
         return self._finish()
 
     # Training ------------------------------------------------------------------
 
-    def _train(self) -> None:
+    def train_steps(self, until_step: int | None = None) -> None:
+        """Train up to global step `until_step` (default: the end of training)."""
         trainer, state = self.trainer, self.state
+        until_step = self.total_steps if until_step is None else until_step
         progress = tqdm(
             total=self.total_steps,
             initial=state.step,
@@ -159,7 +167,7 @@ class TrainingRun:
             dynamic_ncols=True,
         )
         window = _LossWindow()
-        while state.step < self.total_steps:
+        while state.step < min(until_step, self.total_steps):
             epoch, step_in_epoch = divmod(state.step, self.batches.steps_per_epoch)
             state.epoch = epoch
             rows = self.batches.batch(epoch, step_in_epoch)
