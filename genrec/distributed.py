@@ -35,6 +35,7 @@ import socket
 import tempfile
 import time
 import traceback
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -289,22 +290,26 @@ def all_reduce_sums(values: Mapping[str, float], ctx: DistContext) -> dict[str, 
     """Sum each named value over all ranks (every rank must pass the same keys).
 
     Sums travel as one float64 tensor (on the rank's GPU under NCCL), so counts
-    up to 2**53 stay exact.
+    up to 2**53 stay exact. A CRC of the key names rides along in the same
+    all-reduce: ranks that passed different keys all raise instead of adding
+    unrelated numbers.
     """
     keys = sorted(values)
     if not ctx.is_distributed:
         return {key: float(values[key]) for key in keys}
-    reference_keys = broadcast_object(keys, ctx)
-    if reference_keys != keys:
-        raise ValueError(
-            f"all_reduce_sums: rank {ctx.rank} has keys {keys}, rank 0 has "
-            f"{reference_keys}"
-        )
-    sums = torch.tensor(
-        [float(values[key]) for key in keys], dtype=torch.float64, device=ctx.device
+    signature = zlib.crc32("\0".join(keys).encode())
+    payload = torch.tensor(
+        [float(values[key]) for key in keys] + [float(signature)],
+        dtype=torch.float64,
+        device=ctx.device,
     )
-    dist.all_reduce(sums, op=dist.ReduceOp.SUM)
-    return dict(zip(keys, sums.tolist(), strict=True))
+    dist.all_reduce(payload, op=dist.ReduceOp.SUM)
+    sums = payload.tolist()
+    if sums[-1] != float(signature) * ctx.world_size:
+        raise ValueError(
+            f"all_reduce_sums: ranks passed different keys (rank {ctx.rank}: {keys})"
+        )
+    return dict(zip(keys, sums[:-1], strict=True))
 
 
 def barrier(ctx: DistContext) -> None:

@@ -49,6 +49,10 @@ def _sums(ctx: DistContext) -> dict[str, float]:
     return distributed.all_reduce_sums(values, ctx)
 
 
+def _sums_with_rank_keys(ctx: DistContext) -> dict[str, float]:
+    return distributed.all_reduce_sums({f"only_on_rank{ctx.rank}": 1.0}, ctx)
+
+
 def _raise_on_rank_one(ctx: DistContext) -> None:
     if ctx.rank == 1:
         raise ValueError("rank one cannot go on: bad shard 7")
@@ -132,6 +136,11 @@ def test_all_reduce_sums_adds_every_rank():
     sums = launch(_sums, world_size=2, timeout_s=60)
 
     assert sums == {"a": 3.0, "b": 30.0, "count": 2.0}
+
+
+def test_all_reduce_sums_refuses_different_keys_on_different_ranks():
+    with pytest.raises(ValueError, match="ranks passed different keys"):
+        launch(_sums_with_rank_keys, world_size=2, timeout_s=60)
 
 
 def test_all_reduce_sums_without_a_group_is_the_identity():
