@@ -157,11 +157,13 @@ class RetrievalModel(nn.Module):
         *,
         exclude_history: bool = True,
         chunk_size: int | None = None,
+        also_excluded: retrieval.ExcludedItems | None = None,
     ) -> Tensor:
         """Return the (B,) int64 full-catalogue 1-based rank of ``batch.target_ids``.
 
         Candidates are items 1..num_items, minus each user's history when
-        ``exclude_history``; see ``genrec.modeling.retrieval`` for tie handling.
+        ``exclude_history`` and minus ``also_excluded`` (e.g. history older than
+        the batch's window); see ``genrec.modeling.retrieval`` for tie handling.
         """
         if batch.target_ids is None:
             raise ValueError("rank_targets needs a batch with target_ids")
@@ -177,7 +179,9 @@ class RetrievalModel(nn.Module):
                 target_scores.float(),
                 targets,
                 self.num_items,
-                excluded=self._excluded(batch) if exclude_history else None,
+                excluded=_merge_excluded(
+                    self._excluded(batch) if exclude_history else None, also_excluded
+                ),
                 chunk_size=chunk_size or self._default_chunk(queries.shape[0]),
             )
 
@@ -222,6 +226,18 @@ class RetrievalModel(nn.Module):
             user_index=jagged.segment_ids(batch.offsets, batch.total),
             item_ids=batch.item_ids,
         )
+
+
+def _merge_excluded(
+    *parts: retrieval.ExcludedItems | None,
+) -> retrieval.ExcludedItems | None:
+    present = [part for part in parts if part is not None]
+    if len(present) < 2:
+        return present[0] if present else None
+    return retrieval.ExcludedItems(
+        user_index=torch.cat([part.user_index for part in present]),
+        item_ids=torch.cat([part.item_ids for part in present]),
+    )
 
 
 def _autocast_off(reference: Tensor) -> torch.autocast:
