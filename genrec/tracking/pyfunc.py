@@ -94,13 +94,20 @@ def log_checkpoint_model(
     client: MlflowClient, run_id: str, checkpoint_path: str | Path
 ) -> str:
     """Log a checkpoint as a pyfunc model of `run_id`; return its model URI."""
-    # Model.log resolves its store from the global tracking URI.
+    # Model.log resolves its store from the global tracking URI, and would
+    # file the model under the *active* experiment (the Default one, whose
+    # artifacts land in ./mlruns), so the model is created in the run's first.
     mlflow.set_tracking_uri(client.tracking_uri)
+    experiment_id = client.get_run(run_id).info.experiment_id
+    logged = client.create_logged_model(
+        experiment_id, name=MODEL_NAME_IN_RUN, source_run_id=run_id
+    )
     info = Model.log(
         artifact_path=None,
         name=MODEL_NAME_IN_RUN,
         flavor=mlflow.pyfunc,
         run_id=run_id,
+        model_id=logged.model_id,
         python_model=CheckpointRecommender(),
         artifacts={CHECKPOINT_ARTIFACT: str(checkpoint_path)},
         code_paths=[str(Path(genrec.__file__).parent)],

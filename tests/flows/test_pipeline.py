@@ -32,7 +32,9 @@ def _steps(client: MlflowClient, run_id: str, metric: str) -> list[int]:
     return sorted({m.step for m in client.get_metric_history(run_id, metric)})
 
 
-def test_pipeline_run_is_tracked_registered_and_cached(tiny_pipeline_arguments):
+def test_pipeline_run_is_tracked_registered_and_cached(
+    tiny_pipeline_arguments, genrec_home
+):
     first = pipeline(**tiny_pipeline_arguments)
     client = MlflowClient(first.tracking_uri)
     run = client.get_run(first.mlflow_run_id)
@@ -62,6 +64,8 @@ def test_pipeline_run_is_tracked_registered_and_cached(tiny_pipeline_arguments):
     assert str(champion.version) == first.model_version
     assert champion.run_id == first.mlflow_run_id
     assert champion.tags[DATASET_HASH_TAG] == run.data.tags["dataset_hash"]
+    model_location = client.get_logged_model(champion.model_id).artifact_location
+    assert model_location.startswith(genrec_home.as_uri())
 
     # Same bytes again: preprocessing comes from the cache, a second version
     # is registered and the alias goes to the better of the two.
