@@ -101,11 +101,9 @@ class RetrievalModel(nn.Module):
     ) -> tuple[Tensor, Tensor]:
         """Score every item once, then pick the (T,) positive and (T, X) negatives."""
         all_ids = torch.arange(self.num_items + 1, device=queries.device)
-        (table,) = self.item_vectors(all_ids.unsqueeze(0))  # (1, I+1, D)
-        scores = self.similarity(queries, table, all_ids.unsqueeze(0))  # (T, I+1)
-        # One gather (one dense gradient in backward) for positives and negatives.
+        (table,) = self.item_vectors(all_ids)  # (I+1, D)
         wanted = torch.cat([positive_ids.unsqueeze(1), negative_ids], dim=1)
-        logits = scores.gather(1, wanted)  # (T, 1+X)
+        logits = self.similarity.catalogue_logits(queries, table, wanted)  # (T, 1+X)
         return logits[:, 0], logits[:, 1:]
 
     def _logits_from_samples(

@@ -53,8 +53,8 @@ class LearnablePositionalPreprocessor(InputPreprocessor):
         self.position = nn.Embedding(max_length, embedding_dim)
         truncated_normal_(self.position.weight, init_std)
         self.rating = nn.Linear(1, embedding_dim) if use_ratings else None
-        self.time_log_step = time_log_step
         self.time_buckets = time_buckets
+        self.time_log_step = time_log_step
         self.time = None
         if time_buckets > 0:
             self.time = nn.Embedding(time_buckets + 1, embedding_dim)

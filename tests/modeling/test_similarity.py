@@ -95,3 +95,22 @@ def test_gradients_reach_every_mixture_of_logits_parameter():
         assert parameter.grad is not None, name
         assert parameter.grad.abs().sum() > 0, name
     assert queries.grad is not None and items.grad is not None
+
+
+@pytest.mark.parametrize("kind", ["dot", "mol"])
+def test_catalogue_logits_match_scoring_the_gathered_items(kind):
+    similarity = DotProductSimilarity() if kind == "dot" else _mol()
+    table = torch.randn(30, DIM, requires_grad=True)
+    queries = torch.randn(9, DIM, requires_grad=True)
+    ids = torch.randint(0, 30, (9, 5))
+    ids[0] = 4  # repeated ids accumulate their gradients
+
+    fast = similarity.catalogue_logits(queries, table, ids)
+    weights = torch.randn_like(fast)
+    fast_grads = torch.autograd.grad((fast * weights).sum(), [queries, table])
+    slow = similarity(queries, table[ids], ids)
+    slow_grads = torch.autograd.grad((slow * weights).sum(), [queries, table])
+
+    torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-5)
+    for fast_grad, slow_grad in zip(fast_grads, slow_grads, strict=True):
+        torch.testing.assert_close(fast_grad, slow_grad, rtol=1e-5, atol=1e-5)

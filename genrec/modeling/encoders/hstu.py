@@ -37,13 +37,20 @@ from genrec.modeling.batch import SequenceBatch
 from genrec.modeling.encoders.base import SequenceEncoder
 from genrec.modeling.time_buckets import bucketize_time_gaps
 
+#: bias of query/key pairs hidden by the causal mask: SiLU of anything at or
+#: below about -110 is exactly 0 in float32 and bfloat16 (and its gradient too),
+#: and -3e4 still fits float16.
+MASKED_LOGIT = -3.0e4
+
 
 class RelativeAttentionBias(nn.Module):
     """Learned bias from the position difference i - j and the bucketed time gap.
 
     rab(i, j) = position_weight[i - j] + time_weight[bucket(t_i - t_j)]. Both
     terms are read with one gather from their outer sum, a small
-    (buckets + 1, max_length) table, so the (B, N, N) bias costs one pass.
+    (buckets + 1, max_length + 1) table whose last column holds
+    ``MASKED_LOGIT``: pairs with j > i point there, so the same gather applies
+    the causal mask.
     """
 
     def __init__(self, max_length: int, num_time_buckets: int) -> None:
@@ -54,8 +61,10 @@ class RelativeAttentionBias(nn.Module):
         )
 
     def forward(self, pair_index: Tensor) -> Tensor:
-        """Return the (B, N, N) bias for (B, N, N) int64 indices from ``pair_index``."""
+        """Return the (B, N, N) bias for (B, N, N) indices from ``bias_pair_index``."""
         table = self.time_weight.unsqueeze(1) + self.position_weight.unsqueeze(0)
+        masked = table.new_full((table.shape[0], 1), MASKED_LOGIT)
+        table = torch.cat([table, masked], dim=1)  # (buckets+1, max_length+1)
         bias = table.view(-1).index_select(0, pair_index.reshape(-1))
         return bias.view(pair_index.shape)
 
@@ -63,7 +72,7 @@ class RelativeAttentionBias(nn.Module):
 def bias_pair_index(
     timestamps: Tensor, max_length: int, num_time_buckets: int, time_log_step: float
 ) -> Tensor:
-    """Return (B, N, N) int64 indices into the flattened bias table of each pair.
+    """Return (B, N, N) int32 indices into the flattened bias table of each pair.
 
     Args:
         timestamps: (B, N) int64 padded epoch seconds.
@@ -72,11 +81,15 @@ def bias_pair_index(
         time_log_step: time bucket width in natural-log units.
     """
     n = timestamps.shape[1]
-    arange = torch.arange(n, device=timestamps.device)
-    position_index = (arange.view(n, 1) - arange.view(1, n)).clamp(min=0)  # (N, N)
-    gaps_s = timestamps.unsqueeze(2) - timestamps.unsqueeze(1)  # (B, N, N) int64
-    time_index = bucketize_time_gaps(gaps_s, num_time_buckets, time_log_step)
-    return time_index * max_length + position_index
+    seconds = timestamps.to(torch.float64)  # exact below 2**53 s
+    gaps_s = seconds.unsqueeze(2) - seconds.unsqueeze(1)  # (B, N, N) float64
+    pair_index = bucketize_time_gaps(
+        gaps_s, num_time_buckets, time_log_step, dtype=torch.int32
+    )
+    arange = torch.arange(n, device=timestamps.device, dtype=torch.int32)
+    difference = arange.view(n, 1) - arange.view(1, n)  # (N, N) int32, i - j
+    position = difference.masked_fill(difference < 0, max_length)  # future: mask
+    return pair_index.mul_(max_length + 1).add_(position)
 
 
 class HSTUBlock(nn.Module):
@@ -138,12 +151,11 @@ class HSTUBlock(nn.Module):
         bias = bias.to(query.dtype).unsqueeze(1).expand(batch, h, n, n)
         logits = torch.baddbmm(
             bias.reshape(batch * h, n, n), query, key.transpose(1, 2)
-        )  # (B*H, N, N)
-        # Causal mask and the 1/n normalizer in one (N, N) factor.
-        scale = torch.ones(n, n, dtype=logits.dtype, device=logits.device).tril()
-        weights = F.silu(logits) * (scale / self.max_length)
+        )  # (B*H, N, N); future pairs hold about MASKED_LOGIT
+        weights = F.silu(logits)  # exactly 0 on future pairs
         weights = F.dropout(weights, self.attention_dropout, self.training)
-        attended = torch.bmm(weights, value)  # (B*H, N, Dv)
+        # Dividing A V by n equals dividing A, on an N/Dv times smaller tensor.
+        attended = torch.bmm(weights, value).div_(self.max_length)  # (B*H, N, Dv)
         return attended.view(batch, h, n, dv).transpose(1, 2).reshape(batch, n, h * dv)
 
 
@@ -200,7 +212,7 @@ class HSTUEncoder(SequenceEncoder):
         # Every block reads the same pairs; only the bias weights differ.
         pair_index = bias_pair_index(
             timestamps, self.max_length, self.num_time_buckets, self.time_log_step
-        )  # (B, N, N) int64
+        )  # (B, N, N) int32
         for block in self.blocks:
             x = block(x, batch.offsets, n, pair_index)
         return x
