@@ -106,6 +106,13 @@ class SequenceBatch:
             The jagged batch on CPU.
         """
         batch_size = len(item_ids)
+        _check_lengths("timestamps", item_ids, timestamps)
+        _check_lengths("ratings", item_ids, ratings)
+        _check_ids(item_ids)
+        if target_ids is not None and len(target_ids) != batch_size:
+            raise ValueError(
+                f"target_ids has {len(target_ids)} entries for {batch_size} users"
+            )
         if timestamps is None:
             timestamps = [list(range(len(items))) for items in item_ids]
         lengths = torch.tensor([len(items) for items in item_ids], dtype=torch.int64)
@@ -153,6 +160,30 @@ def _next_items(
     if targets is not None:
         next_items[last_index] = targets[non_empty]
     return next_items
+
+
+def _check_lengths(
+    name: str, item_ids: Sequence[Sequence[int]], other: Sequence[Sequence] | None
+) -> None:
+    if other is None:
+        return
+    if len(other) != len(item_ids):
+        raise ValueError(f"{name} has {len(other)} rows for {len(item_ids)} users")
+    for user, (items, values) in enumerate(zip(item_ids, other, strict=True)):
+        if len(items) != len(values):
+            raise ValueError(
+                f"user row {user}: {len(items)} item ids but {len(values)} {name}"
+            )
+
+
+def _check_ids(item_ids: Sequence[Sequence[int]]) -> None:
+    for user, items in enumerate(item_ids):
+        for position, item in enumerate(items):
+            if item < 1:
+                raise ValueError(
+                    f"user row {user}, position {position}: item id {item}; "
+                    "expected ids >= 1 (0 is padding)"
+                )
 
 
 def _flatten(rows: Sequence[Sequence[float]], dtype: torch.dtype) -> Tensor:

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from genrec.modeling.batch import SequenceBatch
@@ -33,3 +34,13 @@ def test_to_moves_every_tensor_and_keeps_python_fields():
     assert moved.max_length == 2
     assert moved.ratings is not None and moved.ratings.dtype == torch.float32
     assert moved.item_ids.dtype == torch.int64
+
+
+def test_mismatched_lists_name_the_user_row():
+    with pytest.raises(ValueError, match="user row 1: 2 item ids but 1 timestamps"):
+        SequenceBatch.from_sequences([[1], [2, 3]], [[5], [6]])
+
+
+def test_padding_id_in_a_history_is_rejected_with_its_position():
+    with pytest.raises(ValueError, match="user row 0, position 1: item id 0"):
+        SequenceBatch.from_sequences([[4, 0]])

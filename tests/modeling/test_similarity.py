@@ -2,6 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from genrec.modeling import jagged
 from genrec.modeling.similarity import DotProductSimilarity, MixtureOfLogitsSimilarity
 
 DIM = 6
@@ -114,3 +115,28 @@ def test_catalogue_logits_match_scoring_the_gathered_items(kind):
     torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-5)
     for fast_grad, slow_grad in zip(fast_grads, slow_grads, strict=True):
         torch.testing.assert_close(fast_grad, slow_grad, rtol=1e-5, atol=1e-5)
+
+
+def test_mixture_of_logits_matches_reference_on_a_jagged_batch(make_batch):
+    """Per-position queries of users with 0, 1 and max items, own candidates each."""
+    batch = make_batch([0, 1, 6, 3], num_items=20)
+    mol = _mol()
+    states = torch.randn(batch.total, DIM)  # one query per history position
+    candidates = torch.randn(batch.total, 4, DIM)  # (T, X, D)
+    last = jagged.last_element(states, batch.offsets)  # (B, D), zeros if empty
+    shared = torch.randn(1, 5, DIM)
+    with torch.no_grad():
+        per_position = mol(states, candidates)
+        per_user = mol(last, shared)
+        slow_position = torch.stack(
+            [
+                torch.stack([_slow_mol(mol, q, x) for x in row])
+                for q, row in zip(states, candidates, strict=True)
+            ]
+        )
+        slow_user = torch.stack(
+            [torch.stack([_slow_mol(mol, q, x) for x in shared[0]]) for q in last]
+        )
+    assert per_position.shape == (batch.total, 4) and per_user.shape == (4, 5)
+    torch.testing.assert_close(per_position, slow_position, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(per_user, slow_user, rtol=1e-5, atol=1e-5)

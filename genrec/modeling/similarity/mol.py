@@ -56,7 +56,8 @@ class MixtureOfLogitsSimilarity(Similarity):
         self.temperature = temperature
         self.eps = eps
         pairs = query_components * item_components
-        self.work_per_score = 4 * pairs
+        # Logits, gate logits and gates per pair, plus the interaction MLP's hidden.
+        self.work_per_score = 3 * pairs + gating_hidden_dim
         self.query_mlp = _component_mlp(
             embedding_dim, hidden_dim, query_components * component_dim
         )
