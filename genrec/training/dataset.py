@@ -31,6 +31,9 @@ class SequenceDataset:
         max_sequence_length: L, the most recent items a model sees per user.
         sampling_ratio: training-time probability of keeping each older item
             (positional sampling); 1.0 keeps every item.
+        exclude_full_history: at evaluation, exclude every item the user had
+            before the target from the candidates; False excludes only the
+            latest `max_sequence_length` (the reference implementation's rule).
         table: an already loaded table to reuse instead of reading `data_dir`.
     """
 
@@ -41,6 +44,7 @@ class SequenceDataset:
         protocol: str = "valid_test",
         max_sequence_length: int = 200,
         sampling_ratio: float = 1.0,
+        exclude_full_history: bool = True,
         table: SequenceTable | None = None,
     ) -> None:
         if not 0.0 < sampling_ratio <= 1.0:
@@ -57,6 +61,7 @@ class SequenceDataset:
         self.protocol: SplitProtocol = split_protocol(protocol)
         self.max_sequence_length = max_sequence_length
         self.sampling_ratio = sampling_ratio
+        self.exclude_full_history = exclude_full_history
         self._train_lengths = self.protocol.train_lengths(table.lengths)
 
     @property
@@ -99,6 +104,21 @@ class SequenceDataset:
             self.table.offsets[rows],
             self._target_positions(split)[rows],
             max_sequence_length=self.max_sequence_length,
+        )
+
+    def excluded_positions(
+        self, rows: np.ndarray, split: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Table positions of items not to recommend (T',) and their offsets (B + 1,).
+
+        The whole history before each `split` target, or only its evaluation
+        window when `exclude_full_history` is False.
+        """
+        if not self.exclude_full_history:
+            history, offsets, _ = self.evaluation_positions(rows, split)
+            return history, offsets
+        return segment_positions(
+            self.table.offsets[rows], self._target_positions(split)[rows]
         )
 
     def visible_positions(self, split: str) -> np.ndarray:

@@ -11,10 +11,12 @@ import logging
 from pathlib import Path
 
 import gin
+import numpy as np
 import torch
 
 from genrec.distributed import DistContext, all_reduce_sums, launch
 from genrec.modeling.metrics import metric_sums
+from genrec.modeling.retrieval import ExcludedItems
 from genrec.training.dataset import SequenceDataset
 from genrec.training.sampler import shard_rows
 
@@ -42,8 +44,13 @@ def evaluate_split(
     model.eval()
     with torch.no_grad():
         for start in range(0, len(rows), batch_size):
-            batch = dataset.evaluation_batch(rows[start : start + batch_size], split)
-            ranks = model.rank_targets(batch.to(ctx.device), exclude_history=True)
+            batch_rows = rows[start : start + batch_size]
+            batch = dataset.evaluation_batch(batch_rows, split).to(ctx.device)
+            ranks = model.rank_targets(
+                batch,
+                exclude_history=True,
+                also_excluded=_excluded_items(dataset, batch_rows, split, ctx.device),
+            )
             for key, value in metric_sums(ranks).items():
                 sums[key] = sums.get(key, 0.0) + value
     model.train(was_training)
@@ -57,6 +64,20 @@ def evaluate_split(
     metrics = {key: value / count for key, value in totals.items()}
     metrics[USERS_KEY] = count
     return metrics
+
+
+def _excluded_items(
+    dataset: SequenceDataset, rows: np.ndarray, split: str, device: torch.device
+) -> ExcludedItems:
+    """The (user, item) pairs each user's target is never ranked against."""
+    positions, offsets = dataset.excluded_positions(rows, split)
+    user_index = np.repeat(np.arange(len(rows)), np.diff(offsets))  # (E,)
+    return ExcludedItems(
+        user_index=torch.from_numpy(user_index).to(device),
+        item_ids=torch.from_numpy(
+            dataset.table.item_ids[positions].astype(np.int64)
+        ).to(device),
+    )
 
 
 def evaluate_checkpoint(

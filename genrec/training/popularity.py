@@ -1,8 +1,10 @@
 """The most-popular-items baseline, scored exactly like a model.
 
-Each user is recommended the catalogue in decreasing order of interaction count
-(ties: smaller item id first), counting every interaction before the users' targets
-of the split, with the user's history excluded as it is for the model.
+Each user is recommended the catalogue in decreasing order of interaction count,
+counting every interaction before the users' targets of the split, with the user's
+history excluded as it is for the model. Ties go to the larger item id; with that
+rule ML-100K gives the reference implementation's figures (HR@10 0.0859, NDCG@10
+0.0439).
 
 Legend: B users, T history items of the batch, N items.
 """
@@ -24,13 +26,14 @@ def popularity_ranks(dataset: SequenceDataset, split: str) -> np.ndarray:
         table.item_ids[dataset.visible_positions(split)], minlength=num_items + 1
     )
     # Position of each item in the popularity order (0 = most popular).
-    order = np.lexsort((np.arange(1, num_items + 1), -counts[1:])) + 1  # (N,)
+    order = np.lexsort((-np.arange(1, num_items + 1), -counts[1:])) + 1  # (N,)
     place = np.empty(num_items + 1, dtype=np.int64)
     place[order] = np.arange(num_items)
     place[0] = num_items  # padding is never a candidate
 
     rows = dataset.evaluation_rows(split)
-    history, offsets, targets = dataset.evaluation_positions(rows, split)
+    _, _, targets = dataset.evaluation_positions(rows, split)
+    history, offsets = dataset.excluded_positions(rows, split)
     target_items = table.item_ids[targets].astype(np.int64)  # (B,)
     segment = np.repeat(np.arange(len(rows)), np.diff(offsets))  # (T,)
     history_items = table.item_ids[history].astype(np.int64)  # (T,)
