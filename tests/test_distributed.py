@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -23,6 +24,9 @@ from genrec.distributed import DistContext, RankFailedError, launch
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.timeout(120)
+# Seconds from a rank's failure to the caller holding the error (the other rank
+# is stopped in between); generous for a loaded 2-core machine.
+PROMPT_S = 10.0
 
 
 def _describe_rank(ctx: DistContext, tag: str) -> dict:
@@ -55,7 +59,7 @@ def _sums_with_rank_keys(ctx: DistContext) -> dict[str, float]:
 
 def _raise_on_rank_one(ctx: DistContext) -> None:
     if ctx.rank == 1:
-        raise ValueError("rank one cannot go on: bad shard 7")
+        raise ValueError(f"rank one cannot go on: bad shard 7 (at {time.time():.3f})")
     # Rank 0 waits in a collective for a rank that will never arrive.
     distributed.barrier(ctx)
     time.sleep(60)
@@ -67,8 +71,10 @@ def _hang_on_rank_one(ctx: DistContext) -> None:
     distributed.barrier(ctx)
 
 
-def _kill_rank_one(ctx: DistContext) -> None:
+def _kill_rank_one(ctx: DistContext, time_file: str) -> None:
+    distributed.barrier(ctx)  # Both ranks are up before one dies.
     if ctx.rank == 1:
+        Path(time_file).write_text(f"{time.time():.3f}")
         os.kill(os.getpid(), signal.SIGKILL)
     time.sleep(60)
 
@@ -184,12 +190,13 @@ def test_state_digest_sees_every_bit():
 
 
 def test_failing_rank_ends_the_job_promptly_with_its_error():
-    start = time.monotonic()
     with pytest.raises(ValueError, match="bad shard 7") as info:
         launch(_raise_on_rank_one, world_size=2, timeout_s=60)
-    elapsed = time.monotonic() - start
+    caught = time.time()
 
-    assert elapsed < 20, f"failure took {elapsed:.1f} s to surface"
+    # Promptness counts from the raise, not from the (load-dependent) spawn.
+    raised = float(re.search(r"at (\d+\.\d+)", str(info.value)).group(1))
+    assert caught - raised < PROMPT_S, f"surfaced {caught - raised:.1f} s after"
     cause = info.value.__cause__
     assert isinstance(cause, RankFailedError)
     assert cause.rank == 1
@@ -207,13 +214,15 @@ def test_unrebuildable_error_arrives_as_rank_failed_error():
     assert "_raise_unpicklable" in info.value.traceback_text
 
 
-def test_killed_rank_is_reported_with_its_signal():
-    start = time.monotonic()
+def test_killed_rank_is_reported_with_its_signal(tmp_path):
+    time_file = tmp_path / "killed_at"
     with pytest.raises(RankFailedError, match="rank 1 .*SIGKILL") as info:
-        launch(_kill_rank_one, world_size=2, timeout_s=60)
+        launch(_kill_rank_one, (str(time_file),), world_size=2, timeout_s=60)
+    caught = time.time()
 
     assert info.value.rank == 1
-    assert time.monotonic() - start < 20
+    killed = float(time_file.read_text())
+    assert caught - killed < PROMPT_S, f"surfaced {caught - killed:.1f} s after"
 
 
 def test_hung_rank_is_bounded_by_the_timeout():
