@@ -119,6 +119,12 @@ class HSTUBlock(nn.Module):
         self.output_norm = nn.LayerNorm(num_heads * linear_dim)
         self.output = nn.Linear(num_heads * linear_dim, embedding_dim)
         self.dropout = nn.Dropout(linear_dropout)
+        # The reference implementation's initialization (small normal U, V, Q,
+        # K projection; Xavier output), which its published numbers rest on.
+        nn.init.normal_(self.uvqk.weight, mean=0.0, std=0.02)
+        nn.init.zeros_(self.uvqk.bias)
+        nn.init.xavier_uniform_(self.output.weight)
+        nn.init.zeros_(self.output.bias)
 
     def forward(
         self, x: Tensor, offsets: Tensor, max_length: int, pair_index: Tensor
