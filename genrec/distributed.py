@@ -279,6 +279,13 @@ def default_world_size(backend: str | None = None) -> int:
     return 1
 
 
+def tcp_init_method(master_addr: str, master_port: int) -> str:
+    """`tcp://host:port`, with an IPv6 address in brackets."""
+    if ":" in master_addr and not master_addr.startswith("["):
+        master_addr = f"[{master_addr}]"
+    return f"tcp://{master_addr}:{master_port}"
+
+
 def free_port(host: str = "") -> int:
     """A TCP port that is free now (it may be taken again before you bind it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -427,7 +434,7 @@ def _spawn(
             nprocs=nprocs,
             nnodes=nnodes,
             node_rank=node_rank,
-            init_method=f"tcp://{master_addr}:{master_port}",
+            init_method=tcp_init_method(master_addr, master_port),
             backend=backend,
             timeout_s=timeout_s,
             exchange_dir=exchange_dir,

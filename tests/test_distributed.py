@@ -302,6 +302,12 @@ def test_automatic_port_retries_when_rank_zero_finds_it_taken(monkeypatch):
     assert sums == {"a": 1.0, "b": 10.0, "count": 1.0}
 
 
+def test_tcp_init_method_brackets_ipv6_addresses():
+    assert distributed.tcp_init_method("10.0.0.1", 29500) == "tcp://10.0.0.1:29500"
+    assert distributed.tcp_init_method("::1", 1234) == "tcp://[::1]:1234"
+    assert distributed.tcp_init_method("[::1]", 1234) == "tcp://[::1]:1234"
+
+
 def test_bad_topology_is_rejected_before_spawning():
     with pytest.raises(ValueError, match="node_rank must be in"):
         launch(_sums, world_size=1, nnodes=2, node_rank=2)
