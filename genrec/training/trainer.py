@@ -157,8 +157,8 @@ class TrainingRun:
 
     def train_steps(self, until_step: int | None = None) -> None:
         """Train up to global step `until_step` (default: the end of training)."""
-        trainer, state = self.trainer, self.state
-        until_step = self.total_steps if until_step is None else until_step
+        state = self.state
+        until_step = min(until_step or self.total_steps, self.total_steps)
         progress = tqdm(
             total=self.total_steps,
             initial=state.step,
@@ -167,31 +167,35 @@ class TrainingRun:
             dynamic_ncols=True,
         )
         window = _LossWindow()
-        while state.step < min(until_step, self.total_steps):
+        while state.step < until_step:
             epoch, step_in_epoch = divmod(state.step, self.batches.steps_per_epoch)
-            state.epoch = epoch
             rows = self.batches.batch(epoch, step_in_epoch)
             started = time.perf_counter()
             loss = self._train_step(rows)
             window.add(loss, len(rows), time.perf_counter() - started)
-            state.step += 1
             progress.update(1)
 
+            state.step += 1
             epoch_done = step_in_epoch + 1 == self.batches.steps_per_epoch
             state.epoch = epoch + int(epoch_done)
-            if state.step % trainer.log_every_steps == 0 or epoch_done:
-                self._log_training(window.reduce(self.ctx), progress)
-            every_eval = trainer.eval_every_steps
-            if (every_eval and state.step % every_eval == 0) or (
-                state.step == self.total_steps
-            ):
-                self._evaluate_for_selection()
-            every_save = trainer.checkpoint_every_steps
-            if epoch_done or (every_save and state.step % every_save == 0):
-                self._save(ckpt.LAST_CHECKPOINT)
+            self._after_step(epoch_done, window, progress)
         progress.close()
 
-    def _train_step(self, rows: np.ndarray) -> float:
+    def _after_step(
+        self, epoch_done: bool, window: _LossWindow, progress: tqdm
+    ) -> None:
+        """Log, evaluate and checkpoint when the step count says so."""
+        step, trainer = self.state.step, self.trainer
+        if step % trainer.log_every_steps == 0 or epoch_done:
+            self._log_training(window.reduce(self.ctx), progress)
+        every_eval = trainer.eval_every_steps
+        if (every_eval and step % every_eval == 0) or step == self.total_steps:
+            self._evaluate_for_selection()
+        every_save = trainer.checkpoint_every_steps
+        if epoch_done or (every_save and step % every_save == 0):
+            self._save(ckpt.LAST_CHECKPOINT)
+
+    def _train_step(self, rows: np.ndarray) -> torch.Tensor:
         seed = step_seed(self.trainer.seed, self.state.step, self.ctx.rank)
         batch = self.dataset.training_batch(rows, np.random.default_rng(seed))
         batch = batch.to(self.ctx.device)
@@ -208,7 +212,8 @@ class TrainingRun:
             )
         self.optimizer.step()
         self.scheduler.step()
-        return float(loss.detach())
+        # No .item() here: on GPU that would stall the queue every step.
+        return loss.detach()
 
     def _log_training(self, totals: dict[str, float], progress: tqdm) -> None:
         loss = totals["loss_sum"] / max(totals["steps"], 1.0)
@@ -353,9 +358,8 @@ class _LossWindow:
     def __init__(self) -> None:
         self._reset()
 
-    def add(self, loss: float, sequences: int, seconds: float) -> None:
-        self.loss_sum += loss
-        self.steps += 1
+    def add(self, loss: torch.Tensor, sequences: int, seconds: float) -> None:
+        self.losses.append(loss)
         self.sequences += sequences
         self.seconds += seconds
 
@@ -363,22 +367,26 @@ class _LossWindow:
         """Totals over ranks: loss per rank-step, all sequences, training seconds.
 
         Ranks step in lockstep, so the step time of this rank stands for all.
+        Reading the losses waits for queued GPU work, which is counted as
+        training time too.
         """
+        started = time.perf_counter()
+        loss_sum = float(torch.stack(self.losses).float().sum()) if self.losses else 0.0
+        seconds = self.seconds + time.perf_counter() - started
         totals = all_reduce_sums(
             {
-                "loss_sum": self.loss_sum,
-                "steps": self.steps,
+                "loss_sum": loss_sum,
+                "steps": len(self.losses),
                 "sequences": self.sequences,
             },
             ctx,
         )
-        totals["seconds"] = self.seconds
+        totals["seconds"] = seconds
         self._reset()
         return totals
 
     def _reset(self) -> None:
-        self.loss_sum = 0.0
-        self.steps = 0
+        self.losses: list[torch.Tensor] = []
         self.sequences = 0
         self.seconds = 0.0
 

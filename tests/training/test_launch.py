@@ -146,3 +146,22 @@ def test_killed_mid_epoch_and_resumed_ends_like_an_uninterrupted_run(planted, tm
     assert all(torch.equal(first[key], second[key]) for key in first)
     steps = [json.loads(line)["step"] for line in metrics_path.read_text().splitlines()]
     assert steps == sorted(steps)  # records past the checkpoint were dropped
+
+
+def test_evaluate_command_prints_model_and_popularity_metrics(
+    two_rank_run, planted, tmp_path
+):
+    process = _genrec(
+        "evaluate",
+        f"--checkpoint={two_rank_run.checkpoint_path}",
+        f"--data_dir={planted}",
+        "--split=valid",
+        home=tmp_path,
+    )
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    metrics = json.loads(stdout)
+    assert metrics["valid/ndcg@10"] == pytest.approx(
+        two_rank_run.metrics["eval/ndcg@10"], abs=1e-6
+    )
+    assert "popularity/valid/hr@10" in metrics
