@@ -27,14 +27,15 @@ def register_model(
         `previous_champion`.
     """
     client = MlflowClient(tracking_uri())
-    model_uri = log_checkpoint_model(client, run_id, checkpoint_path)
+    model_id = log_checkpoint_model(client, run_id, checkpoint_path)
     version = register_version(
         client,
         model_name,
-        model_uri,
+        f"models:/{model_id}",
         run_id=run_id,
         dataset_hash=dataset_hash,
         test_ndcg_at_10=test_ndcg_at_10,
+        model_id=model_id,
     )
     promotion = promote_if_better(client, model_name, version)
     get_run_logger().info(

@@ -18,8 +18,9 @@ from typing import Any
 
 import mlflow
 import mlflow.pyfunc
-from mlflow.models import Model
+from mlflow.models import Model, ModelSignature
 from mlflow.tracking import MlflowClient
+from mlflow.types.schema import Array, ColSpec, ParamSchema, ParamSpec, Schema
 
 import genrec
 
@@ -85,6 +86,22 @@ class CheckpointRecommender(mlflow.pyfunc.PythonModel):
                 )
 
 
+def signature() -> ModelSignature:
+    """Histories in, top-k ids and scores out; `k` is a request parameter."""
+    return ModelSignature(
+        inputs=Schema(
+            [
+                ColSpec(Array("long"), "item_ids"),
+                ColSpec(Array("long"), "timestamps", required=False),
+            ]
+        ),
+        outputs=Schema(
+            [ColSpec(Array("long"), "item_ids"), ColSpec(Array("double"), "scores")]
+        ),
+        params=ParamSchema([ParamSpec("k", "long", DEFAULT_K)]),
+    )
+
+
 def pip_requirements() -> list[str]:
     """Pins of the packages the model needs, as installed here."""
     return [f"{name}=={metadata.version(name)}" for name in _REQUIREMENTS]
@@ -93,7 +110,10 @@ def pip_requirements() -> list[str]:
 def log_checkpoint_model(
     client: MlflowClient, run_id: str, checkpoint_path: str | Path
 ) -> str:
-    """Log a checkpoint as a pyfunc model of `run_id`; return its model URI."""
+    """Log a checkpoint as a pyfunc model of `run_id`; return its model id.
+
+    Its URI is `models:/<model id>`.
+    """
     # Model.log resolves its store from the global tracking URI, and would
     # file the model under the *active* experiment (the Default one, whose
     # artifacts land in ./mlruns), so the model is created in the run's first.
@@ -112,5 +132,6 @@ def log_checkpoint_model(
         artifacts={CHECKPOINT_ARTIFACT: str(checkpoint_path)},
         code_paths=[str(Path(genrec.__file__).parent)],
         pip_requirements=pip_requirements(),
+        signature=signature(),
     )
-    return info.model_uri
+    return info.model_id

@@ -43,8 +43,13 @@ def register_version(
     run_id: str,
     dataset_hash: str,
     test_ndcg_at_10: float,
+    model_id: str | None = None,
 ) -> str:
     """Register `model_uri` as a new version of `model_name`; return the version.
+
+    `model_id` links the version to its MLflow 3 logged model on stores that
+    keep the link. A `models:/<id>` source is resolved through the global
+    tracking URI (an MLflow limitation), so set it to the client's first.
 
     The version is tagged with the dataset hash and its test NDCG@10, which
     later promotions compare against.
@@ -59,6 +64,7 @@ def register_version(
         source=model_uri,
         run_id=run_id,
         tags={DATASET_HASH_TAG: dataset_hash, SCORE_TAG: repr(test_ndcg_at_10)},
+        model_id=model_id,
     )
     logger.info("registered %s version %s", model_name, version.version)
     return str(version.version)

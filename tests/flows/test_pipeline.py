@@ -64,7 +64,8 @@ def test_pipeline_run_is_tracked_registered_and_cached(
     assert str(champion.version) == first.model_version
     assert champion.run_id == first.mlflow_run_id
     assert champion.tags[DATASET_HASH_TAG] == run.data.tags["dataset_hash"]
-    model_location = client.get_logged_model(champion.model_id).artifact_location
+    logged_model_id = champion.source.removeprefix("models:/")
+    model_location = client.get_logged_model(logged_model_id).artifact_location
     assert model_location.startswith(genrec_home.as_uri())
 
     # Same bytes again: preprocessing comes from the cache, a second version
