@@ -1,25 +1,55 @@
 -- Step 1: load a delimited ratings file into `loaded_events`, one row per line.
--- Columns arrive named by role (user_key, item_key, rating, ts) through the bound
--- $columns struct; other fields are named unused_<n> and dropped here. A file
--- without ratings gets rating 1.0 (implicit feedback). ts: epoch seconds, UTC.
+-- Fields arrive named by role (user_key, item_key, rating, ts; others unused_<n>)
+-- through the bound $columns struct. A file without ratings gets rating 1.0.
+-- ts: epoch seconds, UTC.
+--
+-- Ids are kept as 64-bit hashes, not strings: every later step then works on
+-- fixed-width ints, and step 5 recovers the strings of the kept ids only (and
+-- proves the hashes distinct). An empty id becomes a NULL hash.
 -- Insertion order is kept so that the table's rowid is the file row number; lines
 -- that fail to parse go to the reject_errors table with their exact line number.
 set preserve_insertion_order = true;
 
 create or replace table loaded_events as
-select columns(lambda c: c in ('user_key', 'item_key', 'rating', 'ts'))
-from read_csv(
-    $path,
-    columns = $columns,
-    delim = $delim,
-    quote = $quote,
-    escape = $quote,
-    header = $header,
-    encoding = $encoding,
-    auto_detect = false,
-    store_rejects = true
-);
+with parsed as (
+    select
+        columns(lambda c: c in ('user_key', 'item_key', 'rating', 'ts')),
+        1.0 as default_rating
+    from read_csv(
+        $path,
+        columns = $columns,
+        delim = $delim,
+        quote = $quote,
+        escape = $quote,
+        header = $header,
+        encoding = $encoding,
+        auto_detect = false,
+        store_rejects = true
+    )
+),
 
-alter table loaded_events add column if not exists rating float default 1.0;
+with_candidates as (
+    -- (rating, default) when the file has ratings, else (default): the first is
+    -- the value, so an empty rating stays NULL and is reported as a bad row.
+    select *, row(*columns(lambda c: c in ('rating', 'default_rating'))) as candidates
+    from parsed
+),
+
+final as (
+    select
+        case when trim(user_key) <> '' then hash(user_key) end as user_hash,
+        case when trim(item_key) <> '' then hash(item_key) end as item_hash,
+        cast(struct_extract(candidates, 1) as float) as rating,
+        ts
+    from with_candidates
+)
+
+select * from final;
 
 set preserve_insertion_order = false;
+
+-- Later steps read `events`; the view adds the file row number (0-based, data
+-- rows only) that breaks timestamp ties.
+create or replace view events as
+select rowid as file_row, *
+from loaded_events;

@@ -1,14 +1,24 @@
--- Step 1 (Parquet sources): copy the registered Arrow table `source_rows`, whose
--- columns are already named by role, into `loaded_events` in file order.
--- ts: epoch seconds, UTC.
+-- Step 1 (Parquet sources): load the registered Arrow table `source_rows`, whose
+-- columns are already named by role, into `loaded_events` in file order, with ids
+-- as 64-bit hashes as in 01_load_events.sql. ts: epoch seconds, UTC.
 set preserve_insertion_order = true;
 
 create or replace table loaded_events as
-select
-    cast(user_key as varchar) as user_key,
-    cast(item_key as varchar) as item_key,
-    cast(rating as float) as rating,
-    cast(ts as bigint) as ts
-from source_rows;
+with final as (
+    select
+        case when trim(cast(user_key as varchar)) <> ''
+            then hash(cast(user_key as varchar)) end as user_hash,
+        case when trim(cast(item_key as varchar)) <> ''
+            then hash(cast(item_key as varchar)) end as item_hash,
+        cast(rating as float) as rating,
+        cast(ts as bigint) as ts
+    from source_rows
+)
+
+select * from final;
 
 set preserve_insertion_order = false;
+
+create or replace view events as
+select rowid as file_row, *
+from loaded_events;

@@ -1,37 +1,60 @@
 -- Step 6: dense ids 1..M for users and 1..N for items over the kept interactions,
--- in ascending original-id order (codes already follow it). 0 stays the padding id.
+-- in ascending original-id order: numeric when every kept id of that kind is an
+-- integer, else lexicographic. 0 stays the padding id.
 create or replace table user_map as
 with kept as (
-    select distinct user_code
-    from events
+    select original_ids.original_id, original_ids.key_hash as user_hash
+    from original_ids
+    semi join (select distinct user_hash from events) as used
+        on original_ids.key_hash = used.user_hash
+    where original_ids.is_user
+),
+
+numeric_check as (
+    select bool_and(try_cast(original_id as hugeint) is not null) as all_numeric
+    from kept
 ),
 
 final as (
     select
-        cast(row_number() over (order by kept.user_code) as integer) as user_id,
-        kept.user_code,
-        user_keys.original_id
-    from kept
-    join user_keys
-        on kept.user_code = user_keys.code
+        cast(row_number() over (
+            order by
+                case when all_numeric then try_cast(original_id as hugeint) end,
+                original_id
+        ) as integer) as user_id,
+        user_hash,
+        original_id
+    from kept, numeric_check
 )
 
 select * from final;
 
 create or replace table item_map as
 with kept as (
-    select distinct item_code
-    from events
+    select original_ids.original_id, original_ids.key_hash as item_hash
+    from original_ids
+    semi join (select distinct item_hash from events) as used
+        on original_ids.key_hash = used.item_hash
+    where not original_ids.is_user
+),
+
+numeric_check as (
+    select bool_and(try_cast(original_id as hugeint) is not null) as all_numeric
+    from kept
 ),
 
 final as (
     select
-        cast(row_number() over (order by kept.item_code) as integer) as item_id,
-        kept.item_code,
-        item_keys.original_id
-    from kept
-    join item_keys
-        on kept.item_code = item_keys.code
+        cast(row_number() over (
+            order by
+                case when all_numeric then try_cast(original_id as hugeint) end,
+                original_id
+        ) as integer) as item_id,
+        item_hash,
+        original_id
+    from kept, numeric_check
 )
 
 select * from final;
+
+drop table original_ids;

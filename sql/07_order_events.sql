@@ -9,8 +9,8 @@ with final as (
         events.ts,
         events.file_row
     from events
-    join user_map using (user_code)
-    join item_map using (item_code)
+    join user_map using (user_hash)
+    join item_map using (item_hash)
 )
 
 select user_id, item_id, rating, ts

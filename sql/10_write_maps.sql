@@ -1,13 +1,13 @@
 -- Step 10: write the id maps (with any features) as Parquet into the staging
 -- folder; the runner renames the folder into place only after every file is done.
 copy (
-    select * exclude (item_code)
+    select * exclude (item_hash)
     from item_map
     order by item_id
 ) to $items_path (format parquet);
 
 copy (
-    select * exclude (user_code)
+    select * exclude (user_hash)
     from user_map
     order by user_id
 ) to $users_path (format parquet);

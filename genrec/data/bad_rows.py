@@ -18,26 +18,23 @@ from reject_errors
 qualify row_number() over (partition by line order by column_idx) = 1
 order by line
 """
+# Step 1 turns an empty id into a NULL hash.
 EMPTY_FIELDS_QUERY = """
 select
     rowid,
     case
-        when user_key is null or trim(user_key) = '' then 'user_key'
-        when item_key is null or trim(item_key) = '' then 'item_key'
+        when user_hash is null then 'user_key'
+        when item_hash is null then 'item_key'
         when rating is null then 'rating'
         else 'ts'
     end as column_name
 from loaded_events
-where user_key is null or trim(user_key) = ''
-    or item_key is null or trim(item_key) = ''
-    or rating is null or ts is null
+where user_hash is null or item_hash is null or rating is null or ts is null
 order by rowid
 """
 DELETE_EMPTY_QUERY = """
 delete from loaded_events
-where user_key is null or trim(user_key) = ''
-    or item_key is null or trim(item_key) = ''
-    or rating is null or ts is null
+where user_hash is null or item_hash is null or rating is null or ts is null
 """
 
 

@@ -36,8 +36,17 @@ DEFAULT_MEMORY_LIMIT = "1GB"
 BATCH_ROWS = 1 << 20
 
 COUNT_QUERY = """
-select count(*), count(distinct user_code), count(distinct item_code)
+select count(*), count(distinct user_hash), count(distinct item_hash)
 from events
+"""
+# Two distinct ids with one 64-bit hash would merge; 05_original_ids lists each
+# distinct id once with its hash, so a repeated (kind, hash) proves a collision.
+COLLISION_QUERY = """
+select min(original_id), max(original_id)
+from original_ids
+group by is_user, key_hash
+having count(*) > 1
+limit 1
 """
 
 
@@ -142,7 +151,9 @@ def _connect(
     }
     if threads is not None:
         config["threads"] = int(threads)
-    return duckdb.connect(str(work_dir / "work.duckdb"), config=config)
+    connection = duckdb.connect(":memory:", config=config)
+    connection.execute("set enable_progress_bar = false")
+    return connection
 
 
 def _run_steps(
@@ -155,12 +166,11 @@ def _run_steps(
 ) -> dict[str, Any]:
     """Run load, encode, dedup, filter, categorize, features and write; return stats."""
     counts: dict[str, Any] = {}
-    counts["loaded"], counts["bad_rows"] = _load(
+    layout, counts["loaded"], counts["bad_rows"] = _load(
         runner, spec, files[0], settings, options
     )
-    runner.run("02_encode_ids")
     if settings["dedup"]:
-        runner.run("03_deduplicate")
+        runner.run("02_deduplicate")
         counts["deduplicated"] = _counts(runner)
     counts["filter_passes"] = _filter(runner, settings)
     final = _counts(runner)
@@ -170,6 +180,7 @@ def _run_steps(
             f"k={settings['min_presence']}) removed every interaction"
         )
 
+    _original_ids(runner, files[0], layout)
     runner.run("06_categorize")
     _features(runner, spec, files)
     runner.run(
@@ -179,15 +190,19 @@ def _run_steps(
             "users_path": str(staging / "users.parquet"),
         },
     )
+    start = time.perf_counter()
     ordered = runner.query("07_order_events").to_arrow_table(BATCH_ROWS)
+    runner.seconds["07_order_events"] = time.perf_counter() - start
     user_features = pq.read_table(staging / "users.parquet")
     has_features = len(user_features.column_names) > 2
+    start = time.perf_counter()
     sequence_stats = write_sequences(
         ordered,
         final["users"],
         staging / "sequences.parquet",
         user_features if has_features else None,
     )
+    runner.seconds["write_sequences"] = time.perf_counter() - start
     return {
         "num_interactions": final["interactions"],
         "num_users": final["users"],
@@ -203,27 +218,20 @@ def _load(
     path: Path,
     settings: dict[str, Any],
     options: Mapping[str, Any],
-) -> tuple[dict[str, int], dict[str, Any]]:
-    """Run step 1 for a CSV or Parquet file, then handle bad rows per the policy."""
+) -> tuple[RatingsLayout | None, dict[str, int], dict[str, Any]]:
+    """Run step 1 for a CSV or Parquet file, then handle bad rows per the policy.
+
+    Returns the CSV layout (None for Parquet, whose Arrow table stays registered
+    as `source_rows` for step 5), the loaded count and the bad-row report.
+    """
     layout: RatingsLayout | None
     if path.suffix.lower() == ".parquet":
         layout = None
         runner.connection.register("source_rows", _parquet_source(path, options))
         runner.run("01_load_events_arrow")
-        runner.connection.unregister("source_rows")
     else:
         layout = spec.layout or custom_layout(path, options)
-        runner.run(
-            "01_load_events",
-            {
-                "path": str(path),
-                "columns": layout.columns(),
-                "delim": layout.delim,
-                "quote": layout.quote,
-                "header": layout.header,
-                "encoding": layout.encoding,
-            },
-        )
+        runner.run("01_load_events", _csv_params(path, layout))
     bad_rows, num_bad = find_bad_rows(runner.connection, path, layout)
     if num_bad and settings["on_bad_rows"] == "error":
         raise BadRowsError(bad_rows, num_bad)
@@ -234,7 +242,34 @@ def _load(
     if loaded == 0:
         raise EmptyDataError(f"{path}: no interactions to read")
     report = {"count": num_bad, "examples": [str(row) for row in bad_rows]}
-    return {"interactions": int(loaded)}, report
+    return layout, {"interactions": int(loaded)}, report
+
+
+def _csv_params(path: Path, layout: RatingsLayout) -> dict[str, Any]:
+    """Bound parameters of the steps that read the ratings file."""
+    return {
+        "path": str(path),
+        "columns": layout.columns(),
+        "delim": layout.delim,
+        "quote": layout.quote,
+        "header": layout.header,
+        "encoding": layout.encoding,
+    }
+
+
+def _original_ids(runner: SqlRunner, path: Path, layout: RatingsLayout | None) -> None:
+    """Run step 5 and stop if two distinct ids share a hash."""
+    if layout is None:
+        runner.run("05_original_ids_arrow")
+        runner.connection.unregister("source_rows")
+    else:
+        runner.run("05_original_ids", _csv_params(path, layout))
+    collision = runner.connection.execute(COLLISION_QUERY).fetchone()
+    if collision is not None:
+        raise ValueError(
+            f"{path}: ids {collision[0]!r} and {collision[1]!r} share a 64-bit hash; "
+            "rename one of them"
+        )
 
 
 def _parquet_source(path: Path, options: Mapping[str, Any]) -> pa.Table:
@@ -261,14 +296,14 @@ def _filter(runner: SqlRunner, settings: dict[str, Any]) -> list[dict[str, int]]
     mode, k = settings["filter_mode"], {"min_presence": int(settings["min_presence"])}
     passes: list[dict[str, int]] = []
     if mode == "single_pass":
-        runner.run("04_filter_presence", k)
+        runner.run("03_filter_presence", k)
         passes.append(_counts(runner))
-        runner.run("05_drop_short_users", k)
+        runner.run("04_drop_short_users", k)
         passes.append(_counts(runner))
     elif mode == "k_core":
         previous = -1
         while True:
-            runner.run("04_filter_presence", k)
+            runner.run("03_filter_presence", k)
             passes.append(_counts(runner))
             if passes[-1]["interactions"] in (previous, 0):
                 break

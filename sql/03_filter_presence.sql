@@ -1,0 +1,43 @@
+-- Step 3: one pass of the presence filter: keep interactions whose user and item
+-- both have at least $min_presence interactions in the current `events`.
+-- single_pass runs it once and then step 4; k_core repeats it to a fixed point.
+create or replace table filtered_events as
+with user_counts as (
+    select user_hash, count(*) as num_interactions
+    from events
+    group by user_hash
+),
+
+item_counts as (
+    select item_hash, count(*) as num_interactions
+    from events
+    group by item_hash
+),
+
+kept_users as (
+    select user_hash
+    from user_counts
+    where num_interactions >= $min_presence
+),
+
+kept_items as (
+    select item_hash
+    from item_counts
+    where num_interactions >= $min_presence
+),
+
+final as (
+    select events.*
+    from events
+    semi join kept_users using (user_hash)
+    semi join kept_items using (item_hash)
+)
+
+select * from final;
+
+create or replace view events as
+select *
+from filtered_events;
+
+drop table if exists loaded_events;
+drop table if exists deduplicated_events;

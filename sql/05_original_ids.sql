@@ -1,0 +1,36 @@
+-- Step 5: recover the original string of every id with a second scan of the
+-- ratings file (bad lines are skipped here: they never loaded). Grouping the
+-- strings themselves yields each distinct id once with its hash, so the runner
+-- can prove that no two distinct ids share a hash.
+create or replace table original_ids as
+with scanned as (
+    select columns(lambda c: c in ('user_key', 'item_key'))
+    from read_csv(
+        $path,
+        columns = $columns,
+        delim = $delim,
+        quote = $quote,
+        escape = $quote,
+        header = $header,
+        encoding = $encoding,
+        auto_detect = false,
+        ignore_errors = true
+    )
+),
+
+distinct_keys as (
+    select user_key, item_key
+    from scanned
+    group by grouping sets ((user_key), (item_key))
+),
+
+final as (
+    select
+        user_key is not null as is_user,
+        coalesce(user_key, item_key) as original_id,
+        hash(coalesce(user_key, item_key)) as key_hash
+    from distinct_keys
+    where trim(coalesce(user_key, item_key)) <> ''
+)
+
+select * from final;
