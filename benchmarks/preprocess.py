@@ -1,0 +1,160 @@
+"""Benchmark: preprocess a 20M-row synthetic Amazon-format CSV vs a bare DuckDB scan.
+
+    python benchmarks/preprocess.py [--rows=20000000] [--threads=2]
+
+Each phase runs in its own child process so that its peak memory (the child's
+maximum resident set, DuckDB's native memory included) is measured alone. The
+target (issue 2): the whole preprocessing within 6x the bare scan and under
+2 GiB peak memory on 2 cores. Prints a table and writes
+benchmarks/results/preprocess.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from absl import app, flags
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script from a checkout
+RESULTS = ROOT / "benchmarks" / "results"
+MEAN_LENGTH = 5
+TARGET_RATIO = 6.0
+TARGET_PEAK_GIB = 2.0
+
+flags.DEFINE_integer("rows", 20_000_000, "Approximate rows in the synthetic file.")
+flags.DEFINE_integer("threads", 2, "DuckDB threads for both phases.")
+flags.DEFINE_string("memory_limit", "1GB", "DuckDB memory_limit for preprocessing.")
+flags.DEFINE_string("work_dir", str(ROOT / ".genrec" / "bench"), "Input and output.")
+FLAGS = flags.FLAGS
+
+SCAN_CHILD = """
+import sys, duckdb
+path, threads = sys.argv[1], int(sys.argv[2])
+connection = duckdb.connect(config={"threads": threads})
+connection.execute("set enable_progress_bar = false")
+columns = {"item": "VARCHAR", "user": "VARCHAR", "rating": "FLOAT", "ts": "BIGINT"}
+row = connection.execute(
+    "select count(*), max(item), max(user), sum(rating), max(ts) "
+    "from read_csv($path, columns = $columns, delim = ',', header = false, "
+    "auto_detect = false)",
+    {"path": path, "columns": columns},
+).fetchone()
+print(row[0])
+"""
+
+PREPROCESS_CHILD = """
+import json, sys
+from genrec.data.preprocess import run_preprocess
+path, out, threads, memory_limit = sys.argv[1:5]
+stats = run_preprocess("amazon-2018", out, path, threads=int(threads),
+                       options={"memory_limit": memory_limit})
+print(json.dumps(stats))
+"""
+
+
+def measure(code: str, *args: str) -> tuple[float, float, str]:
+    """Run `code` in a fresh Python; return (seconds, peak RSS GiB, stdout)."""
+    start = time.perf_counter()
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+    )
+    assert child.stdout is not None
+    stdout = child.stdout.read().decode()
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise RuntimeError(f"benchmark child failed with exit code {child.returncode}")
+    return seconds, usage.ru_maxrss / 2**20, stdout  # ru_maxrss is KiB on Linux
+
+
+def synthetic_input(work_dir: Path, rows: int) -> Path:
+    """Generate (once) the Amazon-2018-format file of about `rows` rows."""
+    from genrec.data.synthetic import write_synthetic_ratings
+
+    num_users = rows // MEAN_LENGTH
+    path = work_dir / f"synthetic-amazon-{rows}.csv"
+    if not path.exists():
+        partial = path.with_suffix(".partial")
+        write_synthetic_ratings(
+            partial,
+            num_users=num_users,
+            num_items=max(num_users * 3 // 8, 4),
+            mean_length=MEAN_LENGTH,
+            seed=0,
+        )
+        partial.replace(path)
+    return path
+
+
+def main(argv: list[str]) -> None:
+    del argv
+    work_dir = Path(FLAGS.work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    path = synthetic_input(work_dir, FLAGS.rows)
+    threads = str(FLAGS.threads)
+
+    scan_s, scan_gib, scan_out = measure(SCAN_CHILD, str(path), threads)
+    rows = int(scan_out.strip())
+    out = work_dir / "out"
+    run_s, run_gib, run_out = measure(
+        PREPROCESS_CHILD, str(path), str(out), threads, FLAGS.memory_limit
+    )
+    stats = json.loads(run_out.strip().splitlines()[-1])
+    ratio = run_s / scan_s
+    result = {
+        "input": str(path),
+        "rows": rows,
+        "threads": FLAGS.threads,
+        "memory_limit": FLAGS.memory_limit,
+        "cpu_count": os.cpu_count(),
+        "load_average_1m": os.getloadavg()[0],
+        "machine": platform.platform(),
+        "bare_scan": {
+            "seconds": scan_s,
+            "rows_per_s": rows / scan_s,
+            "peak_gib": scan_gib,
+        },
+        "preprocess": {
+            "seconds": run_s,
+            "rows_per_s": rows / run_s,
+            "peak_gib": run_gib,
+            "step_seconds": stats["step_seconds"],
+            "num_interactions": stats["num_interactions"],
+            "num_users": stats["num_users"],
+            "num_items": stats["num_items"],
+        },
+        "ratio_to_scan": ratio,
+        "target": {"ratio": TARGET_RATIO, "peak_gib": TARGET_PEAK_GIB},
+        "meets_target": ratio <= TARGET_RATIO and run_gib < TARGET_PEAK_GIB,
+    }
+    print(f"{'phase':<12}{'seconds':>10}{'rows/s':>14}{'peak GiB':>10}")
+    for name in ("bare_scan", "preprocess"):
+        phase = result[name]
+        print(
+            f"{name:<12}{phase['seconds']:>10.2f}{phase['rows_per_s']:>14,.0f}"
+            f"{phase['peak_gib']:>10.2f}"
+        )
+    print(
+        f"rows={rows:,} ratio={ratio:.2f}x (target <= {TARGET_RATIO}x) "
+        f"peak={run_gib:.2f} GiB (target < {TARGET_PEAK_GIB}) "
+        f"meets_target={result['meets_target']} "
+        f"load_avg={result['load_average_1m']:.1f}"
+    )
+    print("steps:", json.dumps(stats["step_seconds"]))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "preprocess.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    app.run(main)
