@@ -1,35 +1,12 @@
-"""Shared fixtures: the real datasets beside the checkout, and a plain reference."""
+"""A plain-Python reference of the preprocessing, for parity tests."""
 
 from __future__ import annotations
 
 import csv
-import os
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import pyarrow.parquet as pq
-import pytest
-
-
-def shared_data_dir() -> Path:
-    """Return `shared/data` beside the checkout (or $GENREC_SHARED_DATA)."""
-    override = os.environ.get("GENREC_SHARED_DATA")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
-
-
-@pytest.fixture
-def shared_data():
-    """Return a function name -> folder that skips the test when it is absent."""
-
-    def locate(name: str) -> Path:
-        folder = shared_data_dir() / name
-        if not folder.is_dir():
-            pytest.skip(f"real dataset {name} not found at {folder}")
-        return folder
-
-    return locate
 
 
 def read_rows(path: Path, fields: tuple[str, ...], delim: str, header: bool):

@@ -22,13 +22,6 @@ TINY_CONFIG = str(REPO_ROOT / "configs" / "cpu" / "tiny.gin")
 TINY_SYNTHETIC = {"num_users": 150, "num_items": 60, "mean_length": 12, "seed": 3}
 
 
-def shared_data_dir() -> Path:
-    """The read-only datasets beside the checkout ($GENREC_SHARED_DATA wins)."""
-    if env := os.environ.get("GENREC_SHARED_DATA"):
-        return Path(env)
-    return REPO_ROOT / ".." / "shared" / "data"
-
-
 @pytest.fixture(scope="session")
 def prefect_server() -> Iterator[None]:
     """A temporary Prefect API (one per session: it takes ~15 s to start)."""

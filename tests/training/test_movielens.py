@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -13,16 +12,9 @@ from genrec.training.popularity import popularity_metrics
 from .conftest import REPO
 
 
-def _shared_data() -> Path:
-    override = os.environ.get("GENREC_SHARED_DATA")
-    return Path(override) if override else REPO / ".." / "shared" / "data"
-
-
 @pytest.fixture(scope="module")
-def ml100k(tmp_path_factory) -> Path:
-    raw = _shared_data() / "ml-100k"
-    if not (raw / "u.data").is_file():
-        pytest.skip(f"{raw}: ML-100K not available (set GENREC_SHARED_DATA)")
+def ml100k(tmp_path_factory, shared_data) -> Path:
+    raw = shared_data("ml-100k")
     from genrec.data.preprocess import run_preprocess
 
     out_dir = tmp_path_factory.mktemp("ml-100k") / "data"
