@@ -78,20 +78,32 @@ def measure(code: str, *args: str) -> tuple[float, float, str]:
     return seconds, usage.ru_maxrss / 2**20, stdout  # ru_maxrss is KiB on Linux
 
 
-def synthetic_input(work_dir: Path, rows: int) -> Path:
-    """Generate (once) the Amazon-2018-format file of about `rows` rows."""
-    from genrec.data.synthetic import write_synthetic_ratings
+GENERATE_CHILD = """
+import sys
+from genrec.data.synthetic import write_synthetic_ratings
+path, num_users, num_items, mean_length = sys.argv[1:5]
+write_synthetic_ratings(path, num_users=int(num_users), num_items=int(num_items),
+                        mean_length=float(mean_length), seed=0)
+"""
 
+
+def synthetic_input(work_dir: Path, rows: int) -> Path:
+    """Generate (once) the Amazon-2018-format file of about `rows` rows.
+
+    The generator runs in a child: Linux carries a parent's peak RSS into the
+    children it forks, so a large parent would inflate every measurement.
+    """
     num_users = rows // MEAN_LENGTH
     path = work_dir / f"synthetic-amazon-{rows}.csv"
     if not path.exists():
         partial = path.with_suffix(".partial")
-        write_synthetic_ratings(
-            partial,
-            num_users=num_users,
-            num_items=max(num_users * 3 // 8, 4),
-            mean_length=MEAN_LENGTH,
-            seed=0,
+        num_items = max(num_users * 3 // 8, 4)
+        measure(
+            GENERATE_CHILD,
+            str(partial),
+            str(num_users),
+            str(num_items),
+            str(MEAN_LENGTH),
         )
         partial.replace(path)
     return path
