@@ -128,6 +128,8 @@ def _locate_rows(
     """
     if layout is None:
         return {row: row + 1 for row in rowids}
+    if not rowids:
+        return {}  # the common case: reading the whole file would find nothing
     wanted = set(rowids)
     found: dict[int, int] = {}
     loaded = -1
