@@ -22,3 +22,13 @@ set preserve_insertion_order = false;
 create or replace view events as
 select rowid as file_row, *
 from loaded_events;
+
+-- The ids that the filter keeps: every id of `events` until step 4 replaces these
+-- views with tables (step 3 filters `events` itself).
+create or replace view kept_users as
+select distinct user_hash
+from events;
+
+create or replace view kept_items as
+select distinct item_hash
+from events;

@@ -1,12 +1,12 @@
--- Step 6: dense ids 1..M for users and 1..N for items over the kept interactions,
+-- Step 6: dense ids 1..M for users and 1..N for items over the kept ids,
 -- in ascending original-id order: numeric when every kept id of that kind is an
 -- integer, else lexicographic. 0 stays the padding id.
 create or replace table user_map as
 with kept as (
     select original_ids.original_id, original_ids.key_hash as user_hash
     from original_ids
-    semi join (select distinct user_hash from events) as used
-        on original_ids.key_hash = used.user_hash
+    semi join kept_users
+        on original_ids.key_hash = kept_users.user_hash
     where original_ids.is_user
 ),
 
@@ -33,8 +33,8 @@ create or replace table item_map as
 with kept as (
     select original_ids.original_id, original_ids.key_hash as item_hash
     from original_ids
-    semi join (select distinct item_hash from events) as used
-        on original_ids.key_hash = used.item_hash
+    semi join kept_items
+        on original_ids.key_hash = kept_items.item_hash
     where not original_ids.is_user
 ),
 

@@ -41,6 +41,11 @@ from events
 """
 # Two distinct ids with one 64-bit hash would merge; 05_original_ids lists each
 # distinct id once with its hash, so a repeated (kind, hash) proves a collision.
+# Counting is cheap; the colliding strings are looked up only when there is one.
+REPEATED_HASHES_QUERY = """
+select count(*) - count(distinct (is_user, key_hash))
+from original_ids
+"""
 COLLISION_QUERY = """
 select min(original_id), max(original_id)
 from original_ids
@@ -173,7 +178,7 @@ def _run_steps(
         runner.run("02_deduplicate")
         counts["deduplicated"] = _counts(runner)
     counts["filter_passes"] = _filter(runner, settings)
-    final = _counts(runner)
+    final = counts["filter_passes"][-1] if counts["filter_passes"] else _counts(runner)
     if final["interactions"] == 0:
         raise EmptyDataError(
             f"{files[0]}: the presence filter ({settings['filter_mode']}, "
@@ -264,8 +269,9 @@ def _original_ids(runner: SqlRunner, path: Path, layout: RatingsLayout | None) -
         runner.connection.unregister("source_rows")
     else:
         runner.run("05_original_ids", _csv_params(path, layout))
-    collision = runner.connection.execute(COLLISION_QUERY).fetchone()
-    if collision is not None:
+    if runner.scalar(REPEATED_HASHES_QUERY):
+        collision = runner.connection.execute(COLLISION_QUERY).fetchone()
+        assert collision is not None  # the count above found a repeated hash
         raise ValueError(
             f"{path}: ids {collision[0]!r} and {collision[1]!r} share a 64-bit hash; "
             "rename one of them"
@@ -296,10 +302,12 @@ def _filter(runner: SqlRunner, settings: dict[str, Any]) -> list[dict[str, int]]
     mode, k = settings["filter_mode"], {"min_presence": int(settings["min_presence"])}
     passes: list[dict[str, int]] = []
     if mode == "single_pass":
-        runner.run("03_filter_presence", k)
-        passes.append(_counts(runner))
-        runner.run("04_drop_short_users", k)
-        passes.append(_counts(runner))
+        for interactions, users, items in runner.run(
+            "04_filter_single_pass", k
+        ).fetchall():
+            passes.append(
+                {"interactions": interactions, "users": users, "items": items}
+            )
     elif mode == "k_core":
         previous = -1
         while True:
