@@ -62,8 +62,9 @@ class CategoricalEmbedding(ItemEmbedding):
 
     The item -> category map comes either as a sequence indexed by item id
     (entry 0 is the padding item) or from a column of the ``items.parquet``
-    that preprocessing writes. Category values of any type are numbered in
-    sorted order from 1; a missing category maps to its own row.
+    that preprocessing writes (``genres`` for ML-1M, a list of genre codes);
+    see ``read_item_categories`` for how values become rows. Row 0 is padding:
+    zero, and it never receives a gradient.
     """
 
     def __init__(
@@ -74,7 +75,7 @@ class CategoricalEmbedding(ItemEmbedding):
         *,
         item_to_category: Sequence[int] | Tensor | None = None,
         items_path: str | Path | None = None,
-        category_column: str = "category",
+        category_column: str = "genres",
     ) -> None:
         super().__init__()
         self.num_items = num_items
@@ -99,19 +100,33 @@ class CategoricalEmbedding(ItemEmbedding):
 
 
 def read_item_categories(
-    items_path: str | Path, num_items: int, category_column: str = "category"
+    items_path: str | Path, num_items: int, category_column: str = "genres"
 ) -> Tensor:
     """Read the (num_items+1,) int64 item -> category map from items.parquet.
 
-    Categories are numbered 1..C in sorted order of their values; items with a
-    null category share one extra category; row 0 (padding) maps to 0.
+    A scalar column (any type) gives each item its value. A list column, such
+    as ML-1M's ``genres`` (genre codes in the order movies.dat lists them),
+    gives each item its first element: one category per item, so the table
+    stays one row per category. Distinct values are numbered 1..C in sorted
+    order; items with no value (null or an empty list) share the extra
+    category C+1; row 0 (padding) maps to 0.
     """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     path = Path(items_path)
+    schema = pq.read_schema(path)
+    if category_column not in schema.names:
+        raise ValueError(
+            f"{path}: no column {category_column!r} (columns: {schema.names}); "
+            "set CategoricalEmbedding.category_column"
+        )
     table = pq.read_table(path, columns=["item_id", category_column])
     item_ids = table.column("item_id").to_pylist()
     values = table.column(category_column).to_pylist()
+    column_type = schema.field(category_column).type
+    if pa.types.is_list(column_type) or pa.types.is_large_list(column_type):
+        values = [value[0] if value else None for value in values]
     if len(item_ids) != num_items or sorted(item_ids) != list(range(1, num_items + 1)):
         raise ValueError(
             f"{path}: column item_id must hold exactly the ids 1..{num_items}, "
@@ -120,13 +135,17 @@ def read_item_categories(
     distinct = sorted({v for v in values if v is not None})
     code = {value: index + 1 for index, value in enumerate(distinct)}
     missing = len(distinct) + 1
-    categories = torch.zeros(num_items + 1, dtype=torch.int64)
+    categories = [0] * (num_items + 1)
     for item_id, value in zip(item_ids, values, strict=True):
         categories[item_id] = code[value] if value is not None else missing
     logger.info(
-        "read %d categories for %d items from %s", len(distinct), num_items, path
+        "read %d categories of %s for %d items from %s",
+        len(distinct),
+        category_column,
+        num_items,
+        path,
     )
-    return categories
+    return torch.tensor(categories, dtype=torch.int64)
 
 
 def _check_category_map(categories: Tensor, num_items: int) -> None:
