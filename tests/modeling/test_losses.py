@@ -24,12 +24,40 @@ def test_sampled_softmax_is_cross_entropy_over_supervised_positions():
     torch.testing.assert_close(loss, torch.stack(per_position).mean())
 
 
-def test_bce_uses_the_first_negative_only():
+def test_bce_with_one_negative_is_the_logistic_loss():
     positive, negative, valid, supervised = _inputs(torch.float32)
+    negative, valid = negative[:, :1], valid[:, :1]
     loss = BCELoss()(positive, negative, valid, supervised)
     sp = torch.nn.functional.softplus
     expected = (sp(-positive) + sp(negative[:, 0]))[supervised].mean()
     torch.testing.assert_close(loss, expected)
+
+
+def test_bce_draws_one_valid_negative_per_position_from_shared_rows():
+    # Shared negatives as the in-batch sampler gives them: one sorted row for
+    # every position, padding first (slot 0) and a repeat (slot 3) invalid.
+    positions, slots = 3_000, 5
+    positive = torch.randn(positions, requires_grad=True)
+    negative = torch.randn(positions, slots, requires_grad=True)
+    valid = torch.tensor([False, True, True, False, True]).expand(positions, -1)
+    valid = valid.clone()
+    valid[:10] = False  # positions with no valid negative keep the positive term
+    supervised = torch.ones(positions, dtype=torch.bool)
+
+    loss = BCELoss(temperature=0.5)(positive, negative, valid, supervised)
+    loss.backward()
+    used = negative.grad != 0  # (T, X)
+    assert torch.equal(used.sum(1), valid.any(1).long())  # one slot where possible
+    assert not used[~valid].any()
+    counts = used.sum(0).tolist()  # uniform over the three valid slots
+    assert counts[0] == counts[3] == 0
+    assert all(abs(counts[j] - (positions - 10) / 3) < 150 for j in (1, 2, 4))
+
+    slot = used.float().argmax(1)  # the drawn slot (0 where none was)
+    sp = torch.nn.functional.softplus
+    drawn = negative.detach().gather(1, slot[:, None]).squeeze(1)
+    expected = sp(-positive.detach() / 0.5) + sp(drawn / 0.5).where(valid.any(1), 0.0)
+    torch.testing.assert_close(loss, expected.mean())
 
 
 @pytest.mark.parametrize("loss_cls", [SampledSoftmaxLoss, BCELoss])
