@@ -38,3 +38,19 @@ def random_batch(
 def make_batch():
     """Factory for random jagged batches: make_batch(lengths, num_items, ...)."""
     return random_batch
+
+
+@pytest.fixture
+def shape_cases():
+    """(queries, items, candidate row of each query) for the three similarity cases.
+
+    Embeddings have D = 6, the DIM of the similarity tests. ``shared``: items (1, X, D)
+    for every query; ``grouped``: items (C, X, D) with Q = C * r; ``per_row``:
+    items (Q, X, D), one row per query.
+    """
+    dim = 6
+    return {
+        "shared": (torch.randn(5, dim), torch.randn(1, 7, dim), [0] * 5),
+        "grouped": (torch.randn(6, dim), torch.randn(3, 7, dim), [0, 0, 1, 1, 2, 2]),
+        "per_row": (torch.randn(4, dim), torch.randn(4, 7, dim), [0, 1, 2, 3]),
+    }
