@@ -191,10 +191,14 @@ class RetrievalModel(nn.Module):
         *,
         exclude_history: bool = True,
         chunk_size: int | None = None,
+        also_excluded: retrieval.ExcludedItems | None = None,
     ) -> tuple[Tensor, Tensor]:
         """Return the exact top ``k`` items per user: scores (B, K), item_ids (B, K).
 
-        Where fewer than K candidates remain, trailing slots hold -inf and id 0.
+        Candidates are items 1..num_items, minus each user's history when
+        ``exclude_history`` and minus ``also_excluded`` (e.g. history older than
+        the batch's window). Where fewer than K candidates remain, trailing
+        slots hold -inf and id 0.
         """
         queries = self.query_embeddings(batch).float()  # (B, D')
         with _autocast_off(queries):
@@ -203,7 +207,9 @@ class RetrievalModel(nn.Module):
                 queries.shape[0],
                 self.num_items,
                 k,
-                excluded=self._excluded(batch) if exclude_history else None,
+                excluded=_merge_excluded(
+                    self._excluded(batch) if exclude_history else None, also_excluded
+                ),
                 chunk_size=chunk_size or self._default_chunk(queries.shape[0]),
                 device=queries.device,
             )

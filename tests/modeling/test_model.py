@@ -4,6 +4,7 @@ import torch
 from torch import Tensor
 
 import genrec.modeling  # noqa: F401  (registers the configurables)
+from genrec.modeling import retrieval
 from genrec.modeling.embeddings import LocalEmbedding
 from genrec.modeling.encoders import SASRecEncoder
 from genrec.modeling.losses import BCELoss, RetrievalLoss, SampledSoftmaxLoss
@@ -138,6 +139,25 @@ def test_rank_and_top_k_agree_with_brute_force(make_batch, variant):
     for user in range(batch.batch_size):
         history = set(batch.item_ids[offsets[user] : offsets[user + 1]].tolist())
         assert history.isdisjoint(top_ids[user].tolist())
+
+
+def test_top_k_also_excludes_items_older_than_the_window(make_batch):
+    model = _build("hstu-dot-uniform").eval()
+    batch = make_batch([MAX_LENGTH, 3], NUM_ITEMS, with_targets=True)
+    _, before = model.top_k(batch, 6)
+    # Pretend each user's two best items were seen before the kept window.
+    older = before[:, :2]  # (B, 2)
+    also = retrieval.ExcludedItems(
+        user_index=torch.arange(batch.batch_size).repeat_interleave(2),
+        item_ids=older.reshape(-1),
+    )
+    scores, after = model.top_k(batch, 4, chunk_size=7, also_excluded=also)
+    assert torch.equal(after, before[:, 2:])
+    assert torch.isfinite(scores).all()
+    offsets = batch.offsets.tolist()
+    for user in range(batch.batch_size):
+        history = set(batch.item_ids[offsets[user] : offsets[user + 1]].tolist())
+        assert history.isdisjoint(after[user].tolist())
 
 
 def test_ranks_without_exclusion_count_history_items(make_batch):
