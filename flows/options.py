@@ -36,7 +36,14 @@ def define_pipeline_flags() -> None:
     )
     flags.DEFINE_string("experiment", "genrec", "MLflow experiment name.")
     flags.DEFINE_string("model_name", None, "Registered model name (genrec-DATASET).")
-    flags.DEFINE_float("train_timeout_s", None, "Wall-clock limit of the training.")
+    flags.DEFINE_float(
+        "train_timeout_s", None, "Wall-clock limit of the training task (s)."
+    )
+    flags.DEFINE_float(
+        "rank_timeout_s",
+        None,
+        "Bound on every wait of a training rank for the others (s).",
+    )
 
 
 def parse_key_values(pairs: list[str]) -> dict[str, Any]:
@@ -73,5 +80,6 @@ def pipeline_kwargs() -> dict[str, Any]:
         "experiment": FLAGS.experiment,
         "model_name": FLAGS.model_name,
         "train_timeout_s": FLAGS.train_timeout_s,
+        "rank_timeout_s": FLAGS.rank_timeout_s,
     }
     return {key: value for key, value in kwargs.items() if value is not None}

@@ -31,7 +31,13 @@ from flows.preprocess import (
     preprocessed_data_dir,
 )
 from flows.register import register_model
-from flows.train import DEFAULT_TIMEOUT_S, log_training, runs_root, train_model
+from flows.train import (
+    RANK_TIMEOUT_S,
+    TRAIN_TIMEOUT_S,
+    log_training,
+    runs_root,
+    train_model,
+)
 from genrec.tracking.runs import FAILED, KILLED, end_if_running, tracked_run
 from genrec.tracking.store import tracking_uri
 
@@ -41,8 +47,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_GIN_CONFIG = str(REPO_ROOT / "configs" / "cpu" / "hstu-small.gin")
 DEFAULT_EXPERIMENT = "genrec"
 FLOW_RUN_TAG = "prefect.flow_run_id"
-# Time allowed beyond the trainer's own time-out before Prefect stops the task.
-_TASK_TIMEOUT_MARGIN_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,8 @@ def pipeline(
     dataset_options: dict[str, Any] | None = None,
     experiment: str = DEFAULT_EXPERIMENT,
     model_name: str | None = None,
-    train_timeout_s: float = DEFAULT_TIMEOUT_S,
+    train_timeout_s: float = TRAIN_TIMEOUT_S,
+    rank_timeout_s: float = RANK_TIMEOUT_S,
 ) -> PipelineResult:
     """Preprocess a dataset, train on it, evaluate, register: one MLflow run.
 
@@ -137,7 +142,10 @@ def pipeline(
             preprocessing options (see `genrec preprocess --helpfull`).
         experiment: MLflow experiment of the run.
         model_name: registered model name (default `genrec-<dataset>`).
-        train_timeout_s: wall-clock limit of the training.
+        train_timeout_s: wall-clock limit of the training task (default 6 h).
+        rank_timeout_s: bound on every wait of a training rank for the others
+            (rendezvous, collectives; default 600 s): a hung rank fails the
+            training after this, not after `train_timeout_s`.
     """
     client = MlflowClient(tracking_uri())
     model_name = model_name or f"genrec-{dataset}"
@@ -165,15 +173,13 @@ def pipeline(
         data_dir, cached = preprocessed_data_dir(fingerprint, raw_path, parameters)
         log_dataset(run_id, data_dir, fingerprint, cached)
 
-        trained = train_model.with_options(
-            timeout_seconds=train_timeout_s + _TASK_TIMEOUT_MARGIN_S
-        )(
+        trained = train_model.with_options(timeout_seconds=train_timeout_s)(
             data_dir,
             str(runs_root() / run_id),
             [gin_config_file],
             gin_bindings or [],
             world_size,
-            train_timeout_s,
+            rank_timeout_s,
             run_id,
             client.tracking_uri,
         )

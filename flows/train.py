@@ -20,8 +20,13 @@ from genrec.tracking.metrics import read_metrics_jsonl
 from genrec.tracking.params import flatten_gin_config
 from genrec.tracking.plots import plot_metric_curves
 from genrec.tracking.store import tracking_uri
+from genrec.training.launch import DEFAULT_TIMEOUT_S as RANK_TIMEOUT_S
 
-DEFAULT_TIMEOUT_S = 6 * 3600.0
+# Two different bounds. The wall-clock limit stops the whole training task
+# (Prefect's task timeout); the rank time-out bounds each wait of one rank for
+# the others (rendezvous, collectives), so a hung or dead rank fails the job in
+# minutes instead of holding it until the wall-clock limit.
+TRAIN_TIMEOUT_S = 6 * 3600.0
 CURVES_FILE = "metric_curves.png"
 CONFIG_FILE = "config.gin"
 
@@ -38,11 +43,17 @@ def train_model(
     gin_files: Sequence[str] = (),
     gin_bindings: Sequence[str] = (),
     world_size: int | None = None,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
+    rank_timeout_s: float = RANK_TIMEOUT_S,
     mlflow_run_id: str | None = None,
     mlflow_tracking_uri: str | None = None,
 ) -> dict[str, Any]:
     """Train on `data_dir` into `run_dir`; return the paths the next tasks need.
+
+    The task has no wall-clock limit of its own; callers set one with
+    `train_model.with_options(timeout_seconds=...)`.
+
+    Args:
+        rank_timeout_s: bound on every wait of a rank for the others.
 
     Returns:
         `checkpoint_path`, `config_path` (the resolved gin config) and
@@ -56,7 +67,7 @@ def train_model(
         data_dir=data_dir,
         run_dir=run_dir,
         world_size=world_size,
-        timeout_s=timeout_s,
+        timeout_s=rank_timeout_s,
         mlflow_tracking_uri=mlflow_tracking_uri,
         mlflow_run_id=mlflow_run_id,
     )
@@ -107,15 +118,21 @@ def train(
     gin_bindings: list[str] | None = None,
     world_size: int | None = None,
     run_dir: str | None = None,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
+    train_timeout_s: float = TRAIN_TIMEOUT_S,
+    rank_timeout_s: float = RANK_TIMEOUT_S,
 ) -> dict[str, Any]:
-    """Train on a preprocessed folder on its own (no MLflow run); return paths."""
+    """Train on a preprocessed folder on its own (no MLflow run); return paths.
+
+    Args:
+        train_timeout_s: wall-clock limit of the training task.
+        rank_timeout_s: bound on every wait of a rank for the others.
+    """
     run_dir = run_dir or str(runs_root() / "standalone")
-    return train_model(
+    return train_model.with_options(timeout_seconds=train_timeout_s)(
         data_dir,
         run_dir,
         [gin_config_file] if gin_config_file else [],
         gin_bindings or [],
         world_size,
-        timeout_s,
+        rank_timeout_s,
     )
