@@ -41,3 +41,30 @@ def test_catalogue_logits_match_scoring_the_gathered_items(kind):
     torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-5)
     for fast_grad, slow_grad in zip(fast_grads, slow_grads, strict=True):
         torch.testing.assert_close(fast_grad, slow_grad, rtol=1e-5, atol=1e-5)
+
+
+def test_dot_catalogue_logits_backward_twice_with_retain_graph_equals_autograd():
+    table = torch.randn(30, DIM, requires_grad=True)
+    queries = torch.randn(9, DIM, requires_grad=True)
+    ids = torch.randint(0, 30, (9, 5))
+    ids[0] = 4
+    fast = DotProductSimilarity().catalogue_logits(queries, table, ids)
+    slow = (queries @ table.T).gather(1, ids)  # autograd's own gather backward
+
+    # Two different upstream gradients through one retained graph: the second
+    # must not see what the first left in the reused buffer.
+    for weights in (torch.randn_like(fast), torch.randn_like(fast)):
+        fast_grads = torch.autograd.grad(
+            fast, [queries, table], weights, retain_graph=True
+        )
+        slow_grads = torch.autograd.grad(
+            slow, [queries, table], weights, retain_graph=True
+        )
+        for fast_grad, slow_grad in zip(fast_grads, slow_grads, strict=True):
+            torch.testing.assert_close(fast_grad, slow_grad, rtol=1e-5, atol=1e-5)
+
+    (fast * 2).sum().backward(retain_graph=True)
+    (fast * 3).sum().backward()
+    expected = torch.autograd.grad((slow * 5).sum(), [queries, table])
+    torch.testing.assert_close(queries.grad, expected[0], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(table.grad, expected[1], rtol=1e-5, atol=1e-5)

@@ -1,9 +1,12 @@
 """Dot-product similarity: score = <query, item>.
 
-Shape legend: Q queries, C candidate rows, X candidates per row, D embedding dim.
+Shape legend: Q queries, C candidate rows, X candidates per row, D embedding dim,
+I catalogue size, K ids picked per query.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import gin
 import torch
@@ -20,19 +23,25 @@ class _GatheredTableProduct(torch.autograd.Function):
     saves the allocation and its page faults on CPU. Inputs are float32.
     """
 
+    # torch declares forward/backward as (ctx, *args, **kwargs); these narrow it.
     @staticmethod
-    def forward(ctx, queries: Tensor, table: Tensor, ids: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(  # type: ignore[override]
+        ctx: Any, queries: Tensor, table: Tensor, ids: Tensor
+    ) -> Tensor:
         scores = queries @ table.transpose(0, 1)  # (Q, I+1)
-        ctx.save_for_backward(queries, table, ids)
-        ctx.scores = scores
+        ctx.save_for_backward(queries, table, ids, scores)
         return scores.gather(1, ids)  # (Q, K)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:  # type: ignore[override]
-        queries, table, ids = ctx.saved_tensors
-        dense = ctx.scores.zero_().scatter_add_(1, ids, grad)  # (Q, I+1)
-        ctx.scores = None
+    def backward(  # type: ignore[override]
+        ctx: Any, grad: Tensor
+    ) -> tuple[Tensor | None, Tensor | None, None]:
+        queries, table, ids, scores = ctx.saved_tensors
+        # Backward never reads the scores, only reuses their storage. Writing
+        # through .data leaves the saved tensor's version unchanged, so a
+        # retain_graph backward can unpack the buffer again and re-zero it.
+        dense = scores.data.zero_().scatter_add_(1, ids, grad)  # (Q, I+1)
         grad_queries = dense @ table if ctx.needs_input_grad[0] else None
         grad_table = (
             dense.transpose(0, 1) @ queries if ctx.needs_input_grad[1] else None
