@@ -59,6 +59,9 @@ _PORT_ATTEMPTS = 3
 # Seconds the other ranks get to exit on their own after one fails, before
 # SIGTERM (and as long again before SIGKILL).
 _TERMINATE_GRACE_S = 1.0
+# How often the launcher wakes while waiting for its ranks, so that an exception
+# raised into its thread (a flow's time-out or cancellation) is seen promptly.
+_JOIN_POLL_S = 1.0
 _PORT_IN_USE = re.compile(r"EADDRINUSE|address already in use", re.IGNORECASE)
 _TIMED_OUT = re.compile(r"timed out|timeout", re.IGNORECASE)
 
@@ -472,7 +475,7 @@ def _check_picklable(spec: _JobSpec) -> None:
 def _join(context: mp.ProcessContext, spec: _JobSpec) -> None:
     """Wait for all ranks; on the first failure stop the rest and raise its error."""
     try:
-        while not context.join(grace_period=_TERMINATE_GRACE_S):
+        while not context.join(timeout=_JOIN_POLL_S, grace_period=_TERMINATE_GRACE_S):
             pass
     except mp.ProcessExitedException as exited:
         _raise_first_failure(spec, exited)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import re
@@ -82,6 +83,15 @@ def _kill_rank_one(ctx: DistContext, time_file: str) -> None:
 class _Unpicklable(Exception):
     def __init__(self, code: int, detail: str) -> None:
         super().__init__(f"code {code}: {detail}")
+
+
+def _sleep_forever(ctx: DistContext, pid_dir: str) -> None:
+    Path(pid_dir, f"rank{ctx.rank}.pid").write_text(str(os.getpid()))
+    time.sleep(600)
+
+
+class _FlowTimedOut(Exception):
+    """Stands for the exception Prefect raises into a task's thread on time-out."""
 
 
 def _raise_unpicklable(ctx: DistContext) -> None:
@@ -274,6 +284,39 @@ def test_two_concurrent_launches_do_not_collide():
 
     expected = {"a": 3.0, "b": 30.0, "count": 2.0}
     assert results == {0: expected, 1: expected}
+
+
+def test_exception_raised_into_the_launcher_thread_stops_the_job(tmp_path):
+    """A flow's time-out or cancellation, delivered as an asynchronous exception
+    into the thread that waits on the ranks, ends the wait and the ranks."""
+    outcome: dict[str, BaseException] = {}
+
+    def run() -> None:
+        try:
+            launch(_sleep_forever, (str(tmp_path),), world_size=2, timeout_s=60)
+        except BaseException as error:  # Surface in the main thread below.
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob("rank*.pid"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    pids = [int(path.read_text()) for path in tmp_path.glob("rank*.pid")]
+    assert len(pids) == 2, "the ranks did not start"
+
+    raised_at = time.monotonic()
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread.ident), ctypes.py_object(_FlowTimedOut)
+    )
+    thread.join(timeout=PROMPT_S)
+
+    assert not thread.is_alive(), "the launcher kept waiting on its ranks"
+    assert time.monotonic() - raised_at < PROMPT_S
+    assert isinstance(outcome.get("error"), _FlowTimedOut)
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
 
 
 def test_taken_master_port_is_a_clear_error():
