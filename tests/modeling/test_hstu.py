@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from genrec.modeling import jagged
-from genrec.modeling.encoders.hstu import HSTUBlock, HSTUEncoder
+from genrec.modeling.encoders.hstu import HSTUBlock, HSTUEncoder, bias_pair_index
 
 MAX_LENGTH = 8
 DIM = 12
@@ -140,3 +140,23 @@ def test_hstu_rejects_histories_longer_than_max_length(make_batch):
     batch = make_batch([MAX_LENGTH + 1], num_items=50)
     with pytest.raises(ValueError, match="max_length"):
         _encoder()(torch.randn(batch.total, DIM), batch)
+
+
+def test_bias_pair_index_is_time_bucket_then_position_or_the_mask_column():
+    timestamps = torch.tensor(
+        [[0, 0, 59, 3_600, 10**9 + 7], [1_600_000_000, 1_600_086_400, 0, 0, 0]]
+    )
+    encoder = _encoder()
+    pair_index = bias_pair_index(timestamps, MAX_LENGTH, encoder.time_boundaries)
+    assert pair_index.dtype == torch.int32 and pair_index.shape == (2, 5, 5)
+    for b in range(2):
+        for i in range(5):
+            for j in range(5):
+                gap = int(timestamps[b, i] - timestamps[b, j])
+                bucket = _time_bucket(gap, 16, 0.7)
+                column = i - j if j <= i else MAX_LENGTH
+                assert pair_index[b, i, j] == bucket * (MAX_LENGTH + 1) + column
+
+
+def test_time_boundaries_stay_out_of_the_state_dict():
+    assert "time_boundaries" not in _encoder().state_dict()

@@ -20,6 +20,8 @@ would make a user's output depend on the other users in the batch.
 
 Time gaps: the bias for query i and key j uses the bucketed log of
 t_i - t_j (seconds), i.e. the query's own timestamp, so no future timestamp is read.
+Gaps stay int64 and are compared with integer bucket boundaries computed once
+from the float64 formula, so the (B, N, N) pairs need no float64 tensor.
 
 Shape legend: B users, N padded length (``batch.max_length``), T history elements,
 D embedding dim, H heads, Dqk = attention_dim, Dv = linear_dim.
@@ -35,11 +37,13 @@ from torch import Tensor, nn
 from genrec.modeling import jagged
 from genrec.modeling.batch import SequenceBatch
 from genrec.modeling.encoders.base import SequenceEncoder
-from genrec.modeling.time_buckets import bucketize_time_gaps
+from genrec.modeling.time_buckets import bucket_boundaries, bucketize_integer_gaps
 
 #: bias of query/key pairs hidden by the causal mask: SiLU of anything at or
-#: below about -110 is exactly 0 in float32 and bfloat16 (and its gradient too),
-#: and -3e4 still fits float16.
+#: below about -110 is exactly 0 in float32 and bfloat16 (and its gradient too).
+#: It assumes |q . k| of a masked pair stays below about 2.9e4, so the logit
+#: lands in [-6e4, -110]: still 0 after SiLU, and inside float16's range (an
+#: overflow to -inf would make SiLU return NaN).
 MASKED_LOGIT = -3.0e4
 
 
@@ -70,22 +74,19 @@ class RelativeAttentionBias(nn.Module):
 
 
 def bias_pair_index(
-    timestamps: Tensor, max_length: int, num_time_buckets: int, time_log_step: float
+    timestamps: Tensor, max_length: int, time_boundaries: Tensor
 ) -> Tensor:
     """Return (B, N, N) int32 indices into the flattened bias table of each pair.
 
     Args:
         timestamps: (B, N) int64 padded epoch seconds.
         max_length: the bias table's position range (the encoder's max_length).
-        num_time_buckets: the last time bucket.
-        time_log_step: time bucket width in natural-log units.
+        time_boundaries: (num_time_buckets,) int64 from ``bucket_boundaries``.
     """
     n = timestamps.shape[1]
-    seconds = timestamps.to(torch.float64)  # exact below 2**53 s
-    gaps_s = seconds.unsqueeze(2) - seconds.unsqueeze(1)  # (B, N, N) float64
-    pair_index = bucketize_time_gaps(
-        gaps_s, num_time_buckets, time_log_step, dtype=torch.int32
-    )
+    # int64: int32 seconds overflow for spans over 68 years and after 2038.
+    gaps_s = timestamps.unsqueeze(2) - timestamps.unsqueeze(1)  # (B, N, N) int64
+    pair_index = bucketize_integer_gaps(gaps_s, time_boundaries)  # (B, N, N) int32
     arange = torch.arange(n, device=timestamps.device, dtype=torch.int32)
     difference = arange.view(n, 1) - arange.view(1, n)  # (N, N) int32, i - j
     position = difference.masked_fill(difference < 0, max_length)  # future: mask
@@ -127,20 +128,21 @@ class HSTUBlock(nn.Module):
         nn.init.zeros_(self.output.bias)
 
     def forward(
-        self, x: Tensor, offsets: Tensor, max_length: int, pair_index: Tensor
+        self, x: Tensor, offsets: Tensor, padded_length: int, pair_index: Tensor
     ) -> Tensor:
         """Apply the block to (T, D) jagged ``x``; returns (T, D).
 
         Args:
             x: (T, D) jagged inputs.
             offsets: (B+1,) int64.
-            max_length: N, the padded length of this batch.
-            pair_index: (B, N, N) int64 bias indices from ``bias_pair_index``.
+            padded_length: N, the padded length of this batch (not the
+                normalizer ``self.max_length``).
+            pair_index: (B, N, N) int32 bias indices from ``bias_pair_index``.
         """
         h, dv = self.num_heads, self.linear_dim
         projected = F.silu(self.uvqk(self.input_norm(x)))  # (T, H*(2Dv+2Dqk))
         gate, vqk = projected.split([h * dv, projected.shape[1] - h * dv], dim=-1)
-        padded = jagged.to_padded(vqk, offsets, max_length)  # (B, N, H*(Dv+2Dqk))
+        padded = jagged.to_padded(vqk, offsets, padded_length)  # (B, N, H*(Dv+2Dqk))
         attended = self._attend(padded, self.bias(pair_index))  # (B, N, H*Dv)
         attended = jagged.from_padded(attended, offsets, x.shape[0])  # (T, H*Dv)
         mixed = self.output_norm(attended) * gate  # (T, H*Dv)
@@ -193,6 +195,12 @@ class HSTUEncoder(SequenceEncoder):
         self.max_length = max_length
         self.num_time_buckets = num_time_buckets
         self.time_log_step = time_log_step
+        # Not in the state dict: derived from the two settings above.
+        self.register_buffer(
+            "time_boundaries",
+            bucket_boundaries(num_time_buckets, time_log_step),
+            persistent=False,
+        )
         self.blocks = nn.ModuleList(
             HSTUBlock(
                 embedding_dim,
@@ -217,7 +225,7 @@ class HSTUEncoder(SequenceEncoder):
         timestamps = jagged.to_padded(batch.timestamps, batch.offsets, n)  # (B, N)
         # Every block reads the same pairs; only the bias weights differ.
         pair_index = bias_pair_index(
-            timestamps, self.max_length, self.num_time_buckets, self.time_log_step
+            timestamps, self.max_length, self.time_boundaries
         )  # (B, N, N) int32
         for block in self.blocks:
             x = block(x, batch.offsets, n, pair_index)
