@@ -1,11 +1,12 @@
--- Step 4 (single_pass): the reference filter as kept-id sets, without copying the
--- events. Its first pass keeps an interaction when both its user and its item have
--- at least $min_presence interactions; users left with fewer than $min_presence
--- are then dropped, and items are not re-counted. A user with k interactions on
--- kept items had at least k to begin with, so the users that survive both passes
--- are exactly those with k interactions on kept items.
+-- Step 4 (single_pass; 04_filter_k_core.sql is the alternative): the reference
+-- filter as kept-id sets, without copying the events. Its first pass keeps an
+-- interaction when both its user and its item have at least $min_presence
+-- interactions; users left with fewer than $min_presence are then dropped, and
+-- items are not re-counted. A user with k interactions on kept items had at least
+-- k to begin with, so the users that survive both passes are exactly those with k
+-- interactions on kept items.
 -- `kept_users` and `kept_items` replace step 1's views; the id maps of step 6 hold
--- only these ids, so step 7's joins apply the filter to `events`.
+-- only these ids, so the joins of step 11 apply the filter to `events`.
 create or replace table item_presence as
 select item_hash, count(*) as num_interactions
 from events

@@ -32,10 +32,6 @@ from loaded_events
 where user_hash is null or item_hash is null or rating is null or ts is null
 order by rowid
 """
-DELETE_EMPTY_QUERY = """
-delete from loaded_events
-where user_hash is null or item_hash is null or rating is null or ts is null
-"""
 
 
 @dataclass(frozen=True)
@@ -53,7 +49,7 @@ class BadRow:
 class BadRowsError(ValueError):
     """The input holds malformed rows and --on_bad_rows=error."""
 
-    def __init__(self, bad_rows: list[BadRow], total: int):
+    def __init__(self, bad_rows: list[BadRow], total: int) -> None:
         self.bad_rows = bad_rows
         self.total = total
         more = f" ({total - 1} more bad rows)" if total > 1 else ""
@@ -95,11 +91,6 @@ def find_bad_rows(
     examples = sorted(rejected + empties)[:MAX_EXAMPLES]
     bad_rows = [BadRow(str(path), line, reason) for line, reason in examples]
     return bad_rows, len(reject_lines) + len(empty)
-
-
-def drop_empty_rows(connection: duckdb.DuckDBPyConnection) -> None:
-    """Delete the loaded rows with an empty id or value (rejected lines never load)."""
-    connection.execute(DELETE_EMPTY_QUERY)
 
 
 def _reject_reason(

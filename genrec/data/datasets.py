@@ -15,7 +15,6 @@ from genrec.paths import data_cache_dir
 
 logger = logging.getLogger(__name__)
 
-ROLES = ("user", "item", "rating", "ts")
 ROLE_COLUMNS = {
     "user": ("user_key", "VARCHAR"),
     "item": ("item_key", "VARCHAR"),
@@ -70,6 +69,22 @@ class RatingsLayout:
 
 
 @dataclass(frozen=True)
+class SideFile:
+    """A feature file beside the ratings and the SQL steps that read it.
+
+    Attributes:
+      name: the file name inside the raw folder, e.g. "users.dat".
+      steps: the dataset's parse step (its SQL spells the file's fields), then
+        the shared step that turns the parsed values into codes.
+      encoding: "utf-8" or "latin-1".
+    """
+
+    name: str
+    steps: tuple[str, str]
+    encoding: str = "utf-8"
+
+
+@dataclass(frozen=True)
 class DatasetSpec:
     """A named source: where its files come from and how to read them.
 
@@ -81,7 +96,7 @@ class DatasetSpec:
       layout: the ratings file layout; None when options define it (custom).
       download: the published archive or file; None when there is none.
       filter_mode, min_presence, dedup: the preset used when flags leave them unset.
-      feature_files: side files read by the feature steps, when present.
+      side_files: feature files, read when present in the raw folder.
     """
 
     name: str
@@ -92,9 +107,11 @@ class DatasetSpec:
     filter_mode: str = "none"
     min_presence: int = 5
     dedup: bool = False
-    feature_files: tuple[str, ...] = field(default_factory=tuple)
+    side_files: tuple[SideFile, ...] = field(default_factory=tuple)
 
 
+USERS_ML_1M = ("07_parse_users_ml_1m", "08_code_user_features")
+ITEMS_ML_1M = ("09_parse_items_ml_1m", "10_code_item_features")
 MOVIELENS_CSV = RatingsLayout(("user", "item", "rating", "ts"), delim=",", header=True)
 AMAZON_2014_CSV = RatingsLayout(("user", "item", "rating", "ts"))
 AMAZON_2018_CSV = RatingsLayout(("item", "user", "rating", "ts"))
@@ -124,7 +141,10 @@ DATASETS: dict[str, DatasetSpec] = {
             RemoteFile(
                 f"{GROUPLENS}/ml-1m.zip", "md5:c4d9eecfca2ab87c1945afe126590906", True
             ),
-            feature_files=("users.dat", "movies.dat"),
+            side_files=(
+                SideFile("users.dat", USERS_ML_1M, "latin-1"),
+                SideFile("movies.dat", ITEMS_ML_1M, "latin-1"),
+            ),
         ),
         DatasetSpec(
             "ml-20m",
@@ -221,7 +241,7 @@ def raw_files(
                 f"{dataset}: raw_path {folder_or_file} does not exist"
             )
     ratings = _ratings_file(spec, folder_or_file, options)
-    side = [ratings.parent / name for name in spec.feature_files]
+    side = [ratings.parent / side_file.name for side_file in spec.side_files]
     return [ratings, *[path for path in side if path.is_file()]]
 
 

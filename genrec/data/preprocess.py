@@ -15,7 +15,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from genrec.data.bad_rows import BadRowsError, drop_empty_rows, find_bad_rows
+from genrec.data.bad_rows import BadRowsError, find_bad_rows
 from genrec.data.datasets import (
     DatasetSpec,
     RatingsLayout,
@@ -39,7 +39,7 @@ COUNT_QUERY = """
 select count(*), count(distinct user_hash), count(distinct item_hash)
 from events
 """
-# Two distinct ids with one 64-bit hash would merge; 05_original_ids lists each
+# Two distinct ids with one 64-bit hash would merge; step 5 lists each
 # distinct id once with its hash, so a repeated (kind, hash) proves a collision.
 # Counting is cheap; the colliding strings are looked up only when there is one.
 REPEATED_HASHES_QUERY = """
@@ -175,7 +175,7 @@ def _run_steps(
         runner, spec, files[0], settings, options
     )
     if settings["dedup"]:
-        runner.run("02_deduplicate")
+        runner.run("03_deduplicate")
         counts["deduplicated"] = _counts(runner)
     counts["filter_passes"] = _filter(runner, settings)
     final = counts["filter_passes"][-1] if counts["filter_passes"] else _counts(runner)
@@ -188,16 +188,16 @@ def _run_steps(
     _original_ids(runner, files[0], layout)
     runner.run("06_categorize")
     _features(runner, spec, files)
+    start = time.perf_counter()
+    ordered = runner.query("11_order_events").to_arrow_table(BATCH_ROWS)
+    runner.seconds["11_order_events"] = time.perf_counter() - start
     runner.run(
-        "10_write_maps",
+        "12_write_maps",
         {
             "items_path": str(staging / "items.parquet"),
             "users_path": str(staging / "users.parquet"),
         },
     )
-    start = time.perf_counter()
-    ordered = runner.query("07_order_events").to_arrow_table(BATCH_ROWS)
-    runner.seconds["07_order_events"] = time.perf_counter() - start
     user_features = pq.read_table(staging / "users.parquet")
     has_features = len(user_features.column_names) > 2
     start = time.perf_counter()
@@ -233,15 +233,15 @@ def _load(
     if path.suffix.lower() == ".parquet":
         layout = None
         runner.connection.register("source_rows", _parquet_source(path, options))
-        runner.run("01_load_events_arrow")
+        runner.run("01_load_events_parquet")
     else:
         layout = spec.layout or custom_layout(path, options)
-        runner.run("01_load_events", _csv_params(path, layout))
+        runner.run("01_load_events_csv", _csv_params(path, layout))
     bad_rows, num_bad = find_bad_rows(runner.connection, path, layout)
     if num_bad and settings["on_bad_rows"] == "error":
         raise BadRowsError(bad_rows, num_bad)
     if num_bad:
-        drop_empty_rows(runner.connection)
+        runner.run("02_drop_bad_rows")
         logger.warning("skipped %d bad rows; first: %s", num_bad, bad_rows[0])
     loaded = runner.scalar("select count(*) from loaded_events")
     if loaded == 0:
@@ -265,10 +265,10 @@ def _csv_params(path: Path, layout: RatingsLayout) -> dict[str, Any]:
 def _original_ids(runner: SqlRunner, path: Path, layout: RatingsLayout | None) -> None:
     """Run step 5 and stop if two distinct ids share a hash."""
     if layout is None:
-        runner.run("05_original_ids_arrow")
+        runner.run("05_original_ids_parquet")
         runner.connection.unregister("source_rows")
     else:
-        runner.run("05_original_ids", _csv_params(path, layout))
+        runner.run("05_original_ids_csv", _csv_params(path, layout))
     if runner.scalar(REPEATED_HASHES_QUERY):
         collision = runner.connection.execute(COLLISION_QUERY).fetchone()
         assert collision is not None  # the count above found a repeated hash
@@ -311,7 +311,7 @@ def _filter(runner: SqlRunner, settings: dict[str, Any]) -> list[dict[str, int]]
     elif mode == "k_core":
         previous = -1
         while True:
-            runner.run("03_filter_presence", k)
+            runner.run("04_filter_k_core", k)
             passes.append(_counts(runner))
             if passes[-1]["interactions"] in (previous, 0):
                 break
@@ -320,13 +320,17 @@ def _filter(runner: SqlRunner, settings: dict[str, Any]) -> list[dict[str, int]]
 
 
 def _features(runner: SqlRunner, spec: DatasetSpec, files: list[Path]) -> None:
-    """Run the ML-1M feature steps for the side files that are present."""
-    encoding = spec.layout.encoding if spec.layout else "utf-8"
-    for path in files[1:]:
-        step = {"users.dat": "08_user_features", "movies.dat": "09_item_features"}
-        runner.run(step[path.name], {"path": str(path), "encoding": encoding})
+    """Parse and code the side files that are present, in step order."""
+    present = {path.name: path for path in files[1:]}
+    side_files = [side for side in spec.side_files if side.name in present]
+    for side in sorted(side_files, key=lambda side: side.steps):
+        parse_step, code_step = side.steps
+        params = {"path": str(present[side.name]), "encoding": side.encoding}
+        runner.run(parse_step, params)
+        runner.run(code_step)
 
 
 def _counts(runner: SqlRunner) -> dict[str, int]:
+    """Return the interactions, users and items of the current `events`."""
     interactions, users, items = runner.connection.execute(COUNT_QUERY).fetchone()
     return {"interactions": interactions, "users": users, "items": items}

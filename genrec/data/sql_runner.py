@@ -22,7 +22,9 @@ class SqlRunner:
     a file never sees, and never needs, a value spliced into its text.
     """
 
-    def __init__(self, connection: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR):
+    def __init__(
+        self, connection: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR
+    ) -> None:
         self.connection = connection
         self.sql_dir = sql_dir
         self.seconds: dict[str, float] = {}
@@ -33,7 +35,7 @@ class SqlRunner:
         """Run every statement of `sql/<step>.sql`; return the last result.
 
         Args:
-          step: the file name without `.sql`, e.g. "04_filter_presence".
+          step: the file name without `.sql`, e.g. "04_filter_k_core".
           params: values for the `$name` parameters the statements use.
         """
         path = self.sql_dir / f"{step}.sql"
@@ -53,7 +55,9 @@ class SqlRunner:
         logger.info("sql step=%s seconds=%.2f", step, elapsed)
         return result
 
-    def query(self, step: str, params: Mapping[str, Any] | None = None):
+    def query(
+        self, step: str, params: Mapping[str, Any] | None = None
+    ) -> duckdb.DuckDBPyRelation:
         """Return a one-statement step (a `select`) as a relation to stream from.
 
         A relation hands its rows to Arrow without the extra copy that a result

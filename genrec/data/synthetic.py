@@ -121,7 +121,9 @@ def _walk_items(
     return items
 
 
-def _days(rng: np.random.Generator, lengths: np.ndarray, position: np.ndarray):
+def _days(
+    rng: np.random.Generator, lengths: np.ndarray, position: np.ndarray
+) -> np.ndarray:
     """Return each row's day number: a random start plus non-negative gaps."""
     first_day = rng.integers(0, SPAN_DAYS, size=len(lengths))
     gaps = rng.geometric(0.5, size=len(position)) - 1  # 0 = same day, mean 1 day

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import csv
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 
+Row = tuple[str, str, float, int]  # (user, item, rating, ts) as in the file
+Sequences = dict[str, list[tuple[str, float, int]]]
 
-def read_rows(path: Path, fields: tuple[str, ...], delim: str, header: bool):
+
+def read_rows(
+    path: Path, fields: tuple[str, ...], delim: str, header: bool
+) -> list[Row]:
     """Read (user, item, rating, ts) rows in file order with Python's csv module."""
     rows = []
     with path.open(newline="", encoding="utf-8") as handle:
@@ -29,7 +36,7 @@ def read_rows(path: Path, fields: tuple[str, ...], delim: str, header: bool):
     return rows
 
 
-def reference_sequences(rows, mode: str, k: int):
+def reference_sequences(rows: list[Row], mode: str, k: int) -> Sequences:
     """A plain, slow implementation of filter + categorize + group, for parity.
 
     Returns {original user: [(original item, rating, ts), ...]} in time order,
@@ -56,14 +63,14 @@ def reference_sequences(rows, mode: str, k: int):
     return dict(sequences)
 
 
-def sort_key(original_ids):
+def sort_key(original_ids: list[str]) -> Callable[[str], Any]:
     """Ascending original-id order: numeric when every id is an integer."""
     if all(value.lstrip("-").isdigit() for value in original_ids):
         return lambda value: (int(value), value)
     return lambda value: value
 
 
-def decoded_sequences(out_dir: Path):
+def decoded_sequences(out_dir: Path) -> Sequences:
     """Read an output folder back as {original user: [(original item, rating, ts)]}."""
     sequences = pq.read_table(out_dir / "sequences.parquet").to_pylist()
     items = {

@@ -14,8 +14,8 @@ from genrec.data.sql_runner import SqlRunner
 def test_sql_files_are_numbered_in_pipeline_order():
     names = [path.name for path in sql_files()]
     assert names == sorted(names)
-    assert names[0].startswith("01_load_events") and names[-1] == "10_write_maps.sql"
-    assert {"03_filter_presence.sql", "06_categorize.sql"} <= set(names)
+    assert names[0].startswith("01_load_events") and names[-1] == "12_write_maps.sql"
+    assert {"04_filter_k_core.sql", "06_categorize.sql"} <= set(names)
 
 
 def test_sql_files_take_paths_and_thresholds_as_bound_parameters():
@@ -23,8 +23,7 @@ def test_sql_files_take_paths_and_thresholds_as_bound_parameters():
         text = path.read_text()
         assert not re.search(r"(?<!\\p)\{[A-Za-z_]+\}|%s|%\(", text), path.name
     assert (
-        "$min_presence"
-        in (sql_files()[0].parent / "03_filter_presence.sql").read_text()
+        "$min_presence" in (sql_files()[0].parent / "04_filter_k_core.sql").read_text()
     )
 
 

@@ -1,5 +1,5 @@
--- Step 2 (optional): keep one interaction per (user, item): the earliest, and of
--- equal timestamps the first in the file.
+-- Step 3 (optional, --dedup): keep one interaction per (user, item): the earliest,
+-- and of equal timestamps the first in the file.
 create or replace table deduplicated_events as
 with deduplicated as (
     select *

@@ -1,4 +1,5 @@
--- Step 1: load a delimited ratings file into `loaded_events`, one row per line.
+-- Step 1 (CSV sources; 01_load_events_parquet.sql is the alternative): load a
+-- delimited ratings file into `loaded_events`, one row per line.
 -- Fields arrive named by role (user_key, item_key, rating, ts; others unused_<n>)
 -- through the bound $columns struct. A file without ratings gets rating 1.0.
 -- ts: epoch seconds, UTC.
@@ -54,8 +55,8 @@ create or replace view events as
 select rowid as file_row, *
 from loaded_events;
 
--- The ids that the filter keeps: every id of `events` until step 4 replaces these
--- views with tables (step 3 filters `events` itself).
+-- The ids that the filter keeps: every id of `events`. 04_filter_k_core.sql filters
+-- `events` itself; 04_filter_single_pass.sql replaces these views with tables.
 create or replace view kept_users as
 select distinct user_hash
 from events;

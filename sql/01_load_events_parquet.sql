@@ -1,6 +1,7 @@
--- Step 1 (Parquet sources): load the registered Arrow table `source_rows`, whose
--- columns are already named by role, into `loaded_events` in file order, with ids
--- as 64-bit hashes as in 01_load_events.sql. ts: epoch seconds, UTC.
+-- Step 1 (Parquet sources; 01_load_events_csv.sql is the alternative): load the
+-- registered Arrow table `source_rows`, whose columns are already named by role,
+-- into `loaded_events` in file order, with ids as 64-bit hashes as in
+-- 01_load_events_csv.sql. ts: epoch seconds, UTC.
 set preserve_insertion_order = true;
 
 create or replace table loaded_events as
@@ -23,8 +24,8 @@ create or replace view events as
 select rowid as file_row, *
 from loaded_events;
 
--- The ids that the filter keeps: every id of `events` until step 4 replaces these
--- views with tables (step 3 filters `events` itself).
+-- The ids that the filter keeps: every id of `events`. 04_filter_k_core.sql filters
+-- `events` itself; 04_filter_single_pass.sql replaces these views with tables.
 create or replace view kept_users as
 select distinct user_hash
 from events;

@@ -1,29 +1,12 @@
--- Step 9 (ML-1M): item features from movies.dat (MovieID::Title::Genres): the
--- title, its release year, genre codes and title-word codes. A code is the
--- 1-based rank of the genre or word among the file's distinct ones (never a
--- process-dependent hash). Words are lower-cased letter/digit runs of the title
+-- Step 10 (with step 9): item features on `item_map`: title, year, genre codes and
+-- title-word codes. A code is the 1-based rank of the genre or word among the
+-- file's distinct ones (never a process-dependent hash); lists keep the order of
+-- the genres and words. Words are lower-cased letter/digit runs of the title
 -- without its trailing "(year)".
 create or replace table item_map as
-with raw_items as (
-    select *
-    from read_csv(
-        $path,
-        columns = {'item_key': 'VARCHAR', 'title': 'VARCHAR', 'genres': 'VARCHAR'},
-        delim = '::',
-        quote = '',
-        escape = '',
-        header = false,
-        encoding = $encoding,
-        auto_detect = false
-    )
-),
-
-parsed_items as (
+with titled_items as (
     select
-        item_key,
-        title,
-        try_cast(regexp_extract(title, '\((\d{4})\)\s*$', 1) as integer) as year,
-        string_split(genres, '|') as genre_names,
+        *,
         list_filter(
             regexp_split_to_array(
                 lower(regexp_replace(title, '\s*\(\d{4}\)\s*$', '')),
@@ -31,17 +14,23 @@ parsed_items as (
             ),
             lambda word: word <> ''
         ) as words
-    from raw_items
+    from parsed_items
 ),
 
 genre_positions as (
-    select item_key, unnest(genre_names) as genre, generate_subscripts(genre_names, 1) as position
-    from parsed_items
+    select
+        item_key,
+        unnest(genre_names) as genre,
+        generate_subscripts(genre_names, 1) as position
+    from titled_items
 ),
 
 word_positions as (
-    select item_key, unnest(words) as word, generate_subscripts(words, 1) as position
-    from parsed_items
+    select
+        item_key,
+        unnest(words) as word,
+        generate_subscripts(words, 1) as position
+    from titled_items
 ),
 
 genre_vocabulary as (
@@ -71,13 +60,13 @@ item_words as (
 final as (
     select
         item_map.*,
-        parsed_items.title,
-        parsed_items.year,
+        titled_items.title,
+        titled_items.year,
         coalesce(item_genres.genres, []::integer[]) as genres,
         coalesce(item_words.title_words, []::integer[]) as title_words
     from item_map
-    left join parsed_items
-        on item_map.original_id = parsed_items.item_key
+    left join titled_items
+        on item_map.original_id = titled_items.item_key
     left join item_genres
         on item_map.original_id = item_genres.item_key
     left join item_words
@@ -85,3 +74,5 @@ final as (
 )
 
 select * from final;
+
+drop table parsed_items;

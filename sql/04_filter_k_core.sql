@@ -1,6 +1,7 @@
--- Step 3: one pass of the presence filter: keep interactions whose user and item
--- both have at least $min_presence interactions in the current `events`.
--- single_pass runs it once and then step 4; k_core repeats it to a fixed point.
+-- Step 4 (k_core; 04_filter_single_pass.sql is the alternative): one pass of the
+-- presence filter: keep interactions whose user and item both have at least
+-- $min_presence interactions in the current `events`. The runner repeats it until
+-- a pass removes nothing, so every kept user and item has $min_presence or more.
 create or replace table filtered_events as
 with user_counts as (
     select user_hash, count(*) as num_interactions

@@ -1,7 +1,8 @@
--- Step 5: recover the original string of every id with a second scan of the
--- ratings file (bad lines are skipped here: they never loaded). Grouping the
--- strings themselves yields each distinct id once with its hash, so the runner
--- can prove that no two distinct ids share a hash.
+-- Step 5 (CSV sources; 05_original_ids_parquet.sql is the alternative): recover
+-- the original string of every id with a second scan of the ratings file (bad
+-- lines are skipped here: they never loaded). Grouping the strings themselves
+-- yields each distinct id once with its hash, so the runner can prove that no two
+-- distinct ids share a hash.
 create or replace table original_ids as
 with scanned as (
     select columns(lambda c: c in ('user_key', 'item_key'))

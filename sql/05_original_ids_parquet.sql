@@ -1,5 +1,6 @@
--- Step 5 (Parquet sources): the distinct original ids of the registered Arrow
--- table `source_rows` with their hashes, as in 05_original_ids.sql.
+-- Step 5 (Parquet sources; 05_original_ids_csv.sql is the alternative): the
+-- distinct original ids of the registered Arrow table `source_rows` with their
+-- hashes, as in 05_original_ids_csv.sql.
 create or replace table original_ids as
 with distinct_keys as (
     select cast(user_key as varchar) as user_key, cast(item_key as varchar) as item_key

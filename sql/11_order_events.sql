@@ -1,4 +1,4 @@
--- Step 7: the kept interactions with dense ids, ordered by user, then timestamp
+-- Step 11: the kept interactions with dense ids, ordered by user, then timestamp
 -- (epoch seconds, UTC), then file row, so equal timestamps keep file order.
 -- The runner cuts this stream into one list per user at user boundaries. The maps
 -- hold only the kept ids, so the inner joins also drop what the filter dropped.
