@@ -1,6 +1,9 @@
 -- Step 6: dense ids 1..M for users and 1..N for items over the kept ids,
 -- in ascending original-id order: numeric when every kept id of that kind is an
 -- integer, else lexicographic. 0 stays the padding id.
+-- "Integer" means an optional minus and decimal digits only (at most 38, so the
+-- value fits a hugeint): '1.5', '1e3', '0x10', '1_000' or ' 7' are not, although
+-- DuckDB's cast would accept them, and a kind with such an id sorts as strings.
 create or replace table user_map as
 with kept as (
     select original_ids.original_id, original_ids.key_hash as user_hash
@@ -11,7 +14,7 @@ with kept as (
 ),
 
 numeric_check as (
-    select bool_and(try_cast(original_id as hugeint) is not null) as all_numeric
+    select bool_and(regexp_full_match(original_id, '-?[0-9]{1,38}')) as all_numeric
     from kept
 ),
 
@@ -39,7 +42,7 @@ with kept as (
 ),
 
 numeric_check as (
-    select bool_and(try_cast(original_id as hugeint) is not null) as all_numeric
+    select bool_and(regexp_full_match(original_id, '-?[0-9]{1,38}')) as all_numeric
     from kept
 ),
 

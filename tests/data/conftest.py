@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -65,7 +66,7 @@ def reference_sequences(rows: list[Row], mode: str, k: int) -> Sequences:
 
 def sort_key(original_ids: list[str]) -> Callable[[str], Any]:
     """Ascending original-id order: numeric when every id is an integer."""
-    if all(value.lstrip("-").isdigit() for value in original_ids):
+    if all(re.fullmatch(r"-?[0-9]+", value) for value in original_ids):
         return lambda value: (int(value), value)
     return lambda value: value
 

@@ -118,3 +118,23 @@ def test_threads_do_not_change_the_output(tmp_path):
         assert pq.read_table(tmp_path / "t1" / name).equals(
             pq.read_table(tmp_path / "t4" / name)
         ), name
+
+
+@pytest.mark.parametrize("odd_id", ["1.5", "1e3", "0x10", "1_000", "+7"])
+def test_ids_that_only_a_lenient_cast_reads_as_numbers_sort_as_strings(
+    tmp_path, odd_id
+):
+    path = tmp_path / "ratings.csv"
+    path.write_text(f"10,a,1.0,1\n9,b,1.0,2\n{odd_id},c,1.0,3\n")
+    run_preprocess("amazon-2014", tmp_path / "out", path, filter_mode="none")
+    users = pq.read_table(tmp_path / "out" / "users.parquet").to_pydict()
+    assert users["original_id"] == sorted(["10", "9", odd_id])
+    assert users["user_id"] == [1, 2, 3]
+
+
+def test_negative_and_zero_padded_ids_are_integers(tmp_path):
+    path = tmp_path / "ratings.csv"
+    path.write_text("10,a,1.0,1\n-2,b,1.0,2\n007,c,1.0,3\n")
+    run_preprocess("amazon-2014", tmp_path / "out", path, filter_mode="none")
+    users = pq.read_table(tmp_path / "out" / "users.parquet").to_pydict()
+    assert users["original_id"] == ["-2", "007", "10"]
