@@ -17,7 +17,7 @@ from prefect import flow, get_run_logger, task
 
 from genrec.paths import genrec_home
 from genrec.tracking.metrics import read_metrics_jsonl
-from genrec.tracking.params import flatten_gin_config
+from genrec.tracking.params import run_params
 from genrec.tracking.plots import plot_metric_curves
 from genrec.tracking.store import tracking_uri
 from genrec.training.launch import DEFAULT_TIMEOUT_S as RANK_TIMEOUT_S
@@ -56,7 +56,8 @@ def train_model(
         rank_timeout_s: bound on every wait of a rank for the others.
 
     Returns:
-        `checkpoint_path`, `config_path` (the resolved gin config) and
+        `checkpoint_path`, `config_path` (the resolved gin config),
+        `operative_config_path` (every parameter, defaults included) and
         `metrics_path` (metrics.jsonl) as strings, and `final_step`.
     """
     from genrec.training.launch import train
@@ -82,6 +83,7 @@ def train_model(
     return {
         "checkpoint_path": str(result.checkpoint_path),
         "config_path": str(config_path),
+        "operative_config_path": str(result.operative_config_path),
         "metrics_path": str(result.metrics_path),
         "final_step": read_metrics_jsonl(result.metrics_path)[-1]["step"],
     }
@@ -89,12 +91,19 @@ def train_model(
 
 @task(name="log-training", retries=2, retry_delay_seconds=5)
 def log_training(run_id: str, trained: dict[str, Any]) -> None:
-    """Log the resolved config (as params and file), checkpoint and curve plot."""
+    """Log the full config (as params and files), checkpoint and curve plot.
+
+    Params are every parameter the training's objects received, defaults
+    included (the operative config), plus the explicit bindings of objects
+    built later than the params were captured.
+    """
     client = MlflowClient(tracking_uri())
     config_path = Path(trained["config_path"])
-    params = flatten_gin_config(config_path.read_text())
+    operative_path = Path(trained["operative_config_path"])
+    params = run_params(config_path.read_text(), operative_path.read_text())
     _log_params(client, run_id, params)
     client.log_artifact(run_id, str(config_path), "config")
+    client.log_artifact(run_id, str(operative_path), "config")
     client.log_artifact(run_id, trained["checkpoint_path"], "checkpoint")
     records = read_metrics_jsonl(trained["metrics_path"])
     client.log_artifact(run_id, trained["metrics_path"], "metrics")

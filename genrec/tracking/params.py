@@ -55,6 +55,18 @@ def flatten_gin_config(config_text: str) -> dict[str, str]:
     return params
 
 
+def run_params(config_text: str, operative_config_text: str) -> dict[str, str]:
+    """The params of a training: its operative config over its resolved config.
+
+    The operative config holds every parameter of the objects the training
+    built, defaults included (`Trainer.bf16`, `adamw.betas`); the resolved
+    config adds explicit bindings of configurables called only after it was
+    captured (`evaluate_split.batch_size`). Where both have a key, the
+    operative value is the one that was used.
+    """
+    return flatten_gin_config(config_text) | flatten_gin_config(operative_config_text)
+
+
 def _format_value(value: Any) -> str:
     text = value if isinstance(value, str) else repr(value)
     return text[:MAX_VALUE_CHARS]

@@ -40,7 +40,7 @@ class CheckpointRecommender(mlflow.pyfunc.PythonModel):
         from genrec.training.trainer import Trainer
 
         payload = load_checkpoint(context.artifacts[CHECKPOINT_ARTIFACT])
-        parse_resolved(payload["config"])
+        parse_resolved(payload["config"], payload.get("operative_config"))
         model = Trainer().model_factory()
         model.load_state_dict(payload["model"])
         self.model = model.eval()

@@ -1,7 +1,8 @@
 """Self-contained checkpoints: weights, optimizer, schedule, RNG states and config.
 
-A checkpoint holds the resolved gin config it was trained with, so evaluating or
-resuming needs nothing but the file (and the data folder). Files are written to a
+A checkpoint holds the resolved gin config it was trained with and the operative
+config (every parameter, defaults included), so evaluating or resuming needs
+nothing but the file (and the data folder). Files are written to a
 temporary name and renamed, so a killed run never leaves a truncated checkpoint.
 """
 
@@ -75,6 +76,7 @@ def save_checkpoint(
     state: TrainingState,
     config: str,
     num_items: int,
+    operative_config: str = "",
 ) -> Path:
     """Write a checkpoint atomically and return its path."""
     payload = {
@@ -85,6 +87,7 @@ def save_checkpoint(
         "rng": rng_states(),
         "state": asdict(state),
         "config": config,
+        "operative_config": operative_config,
         "num_items": num_items,
     }
     path.parent.mkdir(parents=True, exist_ok=True)

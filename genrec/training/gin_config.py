@@ -59,8 +59,28 @@ def resolve_config(
     return resolved
 
 
-def parse_resolved(config: str) -> None:
-    """Make `config` (from `resolve_config` or a checkpoint) the active gin config."""
+def parse_resolved(config: str, operative_config: str | None = None) -> None:
+    """Make `config` (from `resolve_config` or a checkpoint) the active gin config.
+
+    Args:
+        config: the resolved config (explicit bindings only).
+        operative_config: the operative config a training recorded (every
+            parameter of every object it built, defaults included), parsed on
+            top so that a default changed in the code since does not change
+            what an old run or checkpoint means.
+    """
     import_configurables()
     gin.clear_config()
     gin.parse_config(config)
+    if operative_config:
+        gin.parse_config(operative_config)
+
+
+def operative_config() -> str:
+    """The operative gin config of this process: every parameter used so far.
+
+    Unlike `resolve_config`, which holds only what files and bindings set, it
+    lists the value each configurable actually received, defaults included
+    (`Trainer.bf16`, `adamw.betas`, ...); call it after the objects are built.
+    """
+    return gin.operative_config_str()

@@ -19,6 +19,7 @@ from genrec.training.ranks import train_rank
 from genrec.training.runs import (
     CONFIG_FILE,
     METRICS_FILE,
+    OPERATIVE_CONFIG_FILE,
     RunPaths,
     claim_run_dir,
     release_run_dir,
@@ -39,6 +40,8 @@ class TrainResult:
         checkpoint_path: the selected checkpoint (best on validation under
             `valid_test`; the final weights under `reference`).
         resolved_config: the gin config every rank parsed.
+        operative_config_path: every parameter of the built objects, defaults
+            included (`operative_config.gin`; written by global rank 0).
         metrics: final metrics: `test/...`, `eval/...` (selection split),
             `popularity/test/...`, `popularity/eval/...`; empty on nodes other
             than node 0.
@@ -50,6 +53,7 @@ class TrainResult:
     resolved_config: str
     metrics: dict[str, float]
     metrics_path: Path
+    operative_config_path: Path
 
 
 def train(
@@ -93,6 +97,7 @@ def train(
     )
     try:
         config = _run_config(run_dir, gin_files, gin_bindings, data_dir, resume, owner)
+        operative_path = run_dir / OPERATIVE_CONFIG_FILE
         paths = RunPaths(
             run_dir=run_dir,
             data_dir=data_dir,
@@ -100,6 +105,12 @@ def train(
             resume=resume,
             mlflow_tracking_uri=mlflow_tracking_uri,
             mlflow_run_id=mlflow_run_id,
+            # A resumed run keeps the defaults it started with.
+            operative_config=(
+                operative_path.read_text()
+                if resume and operative_path.exists()
+                else None
+            ),
         )
         logger.info("training in %s on %s", run_dir, data_dir)
         metrics = launch(
@@ -121,6 +132,7 @@ def train(
         resolved_config=config,
         metrics=metrics or {},
         metrics_path=run_dir / METRICS_FILE,
+        operative_config_path=run_dir / OPERATIVE_CONFIG_FILE,
     )
 
 

@@ -18,7 +18,7 @@ def train_rank(ctx: DistContext, paths: RunPaths) -> dict[str, float]:
     from genrec.training.gin_config import parse_resolved
     from genrec.training.trainer import Trainer
 
-    parse_resolved(paths.config)
+    parse_resolved(paths.config, paths.operative_config)
     return Trainer().fit(ctx, paths)
 
 
@@ -33,7 +33,7 @@ def evaluate_rank(
     from genrec.training.trainer import Trainer
 
     payload = load_checkpoint(checkpoint_path)
-    parse_resolved(payload["config"])
+    parse_resolved(payload["config"], payload.get("operative_config"))
     trainer = Trainer()
     dataset = trainer.dataset_factory(data_dir)
     if dataset.num_items != payload["num_items"]:

@@ -2,6 +2,7 @@
 
 Layout of a run folder:
     config.gin         the resolved gin config (what ranks parsed)
+    operative_config.gin  every parameter of the built objects, defaults included
     checkpoints/       last.pt (latest) and best.pt (selected on validation)
     metrics.jsonl      one JSON object per line: {"step": .., "epoch": .., key: value}
     results.json       the final metrics (written once training finishes)
@@ -20,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 CONFIG_FILE = "config.gin"
+OPERATIVE_CONFIG_FILE = "operative_config.gin"
 METRICS_FILE = "metrics.jsonl"
 RESULTS_FILE = "results.json"
 LOCK_FILE = ".lock"
@@ -35,6 +37,8 @@ class RunPaths:
     resume: bool
     mlflow_tracking_uri: str | None = None
     mlflow_run_id: str | None = None
+    # On resume, the operative config the run recorded (see `parse_resolved`).
+    operative_config: str | None = None
 
 
 def new_run_dir(root: str | Path) -> Path:

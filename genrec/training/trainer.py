@@ -28,10 +28,17 @@ from genrec.modeling.model import RetrievalModel
 from genrec.training import checkpoint as ckpt
 from genrec.training.dataset import SequenceDataset
 from genrec.training.evaluate import evaluate_split
+from genrec.training.gin_config import operative_config
 from genrec.training.mlflow_sink import MlflowSink
 from genrec.training.optim import adamw, linear_warmup
 from genrec.training.popularity import popularity_metrics
-from genrec.training.runs import METRICS_FILE, RESULTS_FILE, MetricsLog, RunPaths
+from genrec.training.runs import (
+    METRICS_FILE,
+    OPERATIVE_CONFIG_FILE,
+    RESULTS_FILE,
+    MetricsLog,
+    RunPaths,
+)
 from genrec.training.runtime import autocast, configure_numerics, seed_everything
 from genrec.training.sampler import EpochBatches, step_seed
 from genrec.training.splits import TEST
@@ -122,6 +129,11 @@ class TrainingRun:
         self.model = trainer.model_factory().to(ctx.device)
         self.optimizer = trainer.optimizer_factory(self.model.parameters())
         self.scheduler = trainer.scheduler_factory(self.optimizer)
+        # Every parameter the built objects received, defaults included: the
+        # run's full description (MLflow params, checkpoints, evaluation).
+        self.operative_config = operative_config()
+        if ctx.is_main:
+            _write_text(paths.run_dir / OPERATIVE_CONFIG_FILE, self.operative_config)
         self.batches = EpochBatches(
             self.dataset.training_rows(),
             trainer.batch_size,
@@ -318,6 +330,7 @@ class TrainingRun:
             state=self.state,
             config=self.paths.config,
             num_items=self.dataset.num_items,
+            operative_config=self.operative_config,
         )
 
     def _restore(self) -> None:
@@ -399,3 +412,10 @@ def _write_json(path: Path, values: dict[str, float]) -> None:
     import json
 
     path.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write through a temporary name, so a reader never sees half a file."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)
+    temporary.replace(path)

@@ -45,12 +45,17 @@ def test_pipeline_run_is_tracked_registered_and_cached(
     assert params["pipeline/world_size"] == "2"
     assert params["Trainer.num_epochs"] == "2"
     assert "HSTUEncoder.num_blocks" in params  # from the gin file, flattened
+    # Defaults no config file sets come from the operative config.
+    assert params["Trainer.bf16"] == "True"
+    assert params["SequenceDataset.sampling_ratio"] == "1.0"
+    assert params["adamw.betas"] == "(0.9, 0.98)"
     assert len(_steps(client, run.info.run_id, "train/loss")) >= 3
     assert len(_steps(client, run.info.run_id, "eval/ndcg_at_10")) >= 2
     for name in ("test/hr_at_10", "test/ndcg_at_10", "popularity/test/ndcg_at_10"):
         assert 0.0 <= run.data.metrics[name] <= 1.0
     assert {
         "config/config.gin",
+        "config/operative_config.gin",
         "data/stats.json",
         "checkpoint/best.pt",
         "evaluation/evaluation.json",

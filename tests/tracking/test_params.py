@@ -1,6 +1,6 @@
 import pytest
 
-from genrec.tracking.params import flatten_gin_config
+from genrec.tracking.params import flatten_gin_config, run_params
 
 CONFIG = """
 import genrec.modeling.model
@@ -39,3 +39,19 @@ def test_unparsable_config_names_the_line():
         flatten_gin_config("Trainer.num_epochs = 3\nTrainer.seed = = 1\n")
 
     assert error.value.lineno == 2
+
+
+def test_run_params_add_operative_defaults_to_explicit_bindings():
+    explicit = "Trainer.num_epochs = 3\nevaluate_split.batch_size = 64\n"
+    operative = (
+        "Trainer.num_epochs = 3\nTrainer.bf16 = True\nadamw.betas = (0.9, 0.98)\n"
+    )
+
+    params = run_params(explicit, operative)
+
+    assert params == {
+        "Trainer.num_epochs": "3",
+        "evaluate_split.batch_size": "64",
+        "Trainer.bf16": "True",
+        "adamw.betas": "(0.9, 0.98)",
+    }

@@ -83,3 +83,39 @@ def test_same_seed_gives_the_same_weights(planted_folder, tmp_path):
     first = load_checkpoint(tmp_path / "a" / "checkpoints" / "last.pt")["model"]
     second = load_checkpoint(tmp_path / "b" / "checkpoints" / "last.pt")["model"]
     assert all(torch.equal(first[key], second[key]) for key in first)
+
+
+def test_operative_config_pins_every_default_in_run_folder_and_checkpoints(
+    planted_folder, tmp_path
+):
+    run_dir = tmp_path / "run"
+    _fit(planted_folder, run_dir, "Trainer.num_epochs = 1")
+
+    operative = (run_dir / "operative_config.gin").read_text()
+    explicit = (run_dir / "config.gin").read_text()
+    # Defaults no config file sets: only the operative config holds them.
+    for binding in (
+        "Trainer.bf16 = True",
+        "SequenceDataset.sampling_ratio = 1.0",
+        "adamw.betas = (0.9, 0.98)",
+    ):
+        assert binding in operative
+        assert binding not in explicit
+    for name in ("last.pt", "best.pt"):
+        payload = load_checkpoint(run_dir / "checkpoints" / name)
+        assert payload["operative_config"] == operative
+
+
+def test_a_pinned_value_wins_over_the_code_default_when_a_checkpoint_is_read():
+    import gin
+
+    from genrec.training.gin_config import parse_resolved
+    from genrec.training.trainer import Trainer
+
+    config = resolve_config([TINY_CONFIG], [], num_items=60)
+    # As if the run had been trained when the default of bf16 was False.
+    parse_resolved(config, "Trainer.bf16 = False\nadamw.eps = 1e-06\n")
+
+    assert Trainer().bf16 is False
+    assert gin.query_parameter("adamw.eps") == 1e-06
+    assert gin.query_parameter("Trainer.num_epochs") == 2  # from the file
