@@ -132,3 +132,26 @@ def test_mixture_of_logits_matches_reference_on_a_jagged_batch():
         per_position, torch.stack(slow_position), atol=1e-5, rtol=1e-5
     )
     torch.testing.assert_close(per_user, torch.stack(slow_user), rtol=1e-5, atol=1e-5)
+
+
+def test_work_per_score_covers_what_backward_keeps_per_score():
+    # Q and X are primes that divide no layer width, so a saved tensor whose
+    # size is a multiple of Q * X holds per-score values.
+    mol = _mol()
+    num_queries, num_candidates = 7, 11
+    queries = torch.randn(num_queries, DIM, requires_grad=True)
+    items = torch.randn(1, num_candidates, DIM, requires_grad=True)
+    storages: dict[int, int] = {}
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        storages[storage.data_ptr()] = storage.nbytes() // tensor.element_size()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        mol(queries, items)
+    scores = num_queries * num_candidates
+    per_score = sum(n // scores for n in storages.values() if n % scores == 0)
+    # The interaction MLP alone keeps its hidden layer twice per score.
+    assert per_score >= 2 * 8
+    assert mol.work_per_score >= per_score

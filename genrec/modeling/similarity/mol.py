@@ -56,8 +56,10 @@ class MixtureOfLogitsSimilarity(Similarity):
         self.temperature = temperature
         self.eps = eps
         pairs = query_components * item_components
-        # Logits, gate logits and gates per pair, plus the interaction MLP's hidden.
-        self.work_per_score = 3 * pairs + gating_hidden_dim
+        # Floats held per score: the interaction MLP's hidden layer twice (its
+        # linear output and the SiLU of it, both kept for backward) and, per
+        # pair, the logits, the interaction output, the gate logits and gates.
+        self.work_per_score = 2 * gating_hidden_dim + 4 * pairs
         self.query_mlp = _component_mlp(
             embedding_dim, hidden_dim, query_components * component_dim
         )
