@@ -4,7 +4,8 @@ Measures sequences per second for (a) the encoder alone and (b) a whole training
 step of RetrievalModel (embedding -> encoder -> sampled softmax with 128 uniform
 negatives over 3,706 items -> backward -> Adam), on full-length histories
 (batch 128, length 200, dim 50, 2 blocks, 1 head). Prints a table and writes
-benchmarks/results/encoders.json.
+benchmarks/results/encoders.json. ``--batch`` and ``--length`` shrink the run
+for a smoke test.
 
     python benchmarks/encoders.py [--device cuda] [--bf16] [--threads 2]
 """
@@ -41,7 +42,7 @@ LENGTH = 200
 BATCH = 128
 
 
-def make_encoder(name: str) -> SequenceEncoder:
+def make_encoder(name: str, length: int) -> SequenceEncoder:
     if name == "hstu":
         return HSTUEncoder(
             embedding_dim=DIM,
@@ -49,16 +50,16 @@ def make_encoder(name: str) -> SequenceEncoder:
             num_heads=1,
             attention_dim=DIM,
             linear_dim=DIM,
-            max_length=LENGTH,
+            max_length=length,
         )
     return SASRecEncoder(embedding_dim=DIM, num_blocks=2, num_heads=1)
 
 
-def make_model(name: str) -> RetrievalModel:
+def make_model(name: str, length: int) -> RetrievalModel:
     return RetrievalModel(
         embedding=LocalEmbedding(NUM_ITEMS, DIM),
-        preprocessor=LearnablePositionalPreprocessor(LENGTH, DIM),
-        encoder=make_encoder(name),
+        preprocessor=LearnablePositionalPreprocessor(length, DIM),
+        encoder=make_encoder(name, length),
         postprocessor=L2NormPostprocessor(),
         similarity=DotProductSimilarity(),
         loss=SampledSoftmaxLoss(temperature=0.05),
@@ -66,16 +67,16 @@ def make_model(name: str) -> RetrievalModel:
     )
 
 
-def make_batch(device: torch.device) -> SequenceBatch:
+def make_batch(device: torch.device, batch_size: int, length: int) -> SequenceBatch:
     generator = torch.Generator().manual_seed(0)
-    items = torch.randint(1, NUM_ITEMS + 1, (BATCH, LENGTH), generator=generator)
-    gaps = torch.randint(0, 86_400, (BATCH, LENGTH), generator=generator)
+    items = torch.randint(1, NUM_ITEMS + 1, (batch_size, length), generator=generator)
+    gaps = torch.randint(0, 86_400, (batch_size, length), generator=generator)
     times = 978_300_000 + gaps.cumsum(1)
     batch = SequenceBatch.from_sequences(
         items.tolist(),
         times.tolist(),
         target_ids=items[:, -1].tolist(),
-        max_length=LENGTH,
+        max_length=length,
     )
     return batch.to(device)
 
@@ -99,9 +100,9 @@ def time_steps(step, device: torch.device, steps: int, warmup: int) -> float:
     return sorted(durations)[len(durations) // 2]
 
 
-def bench_encoder(name, device, dtype, steps, warmup) -> float:
-    encoder = make_encoder(name).to(device).train()
-    batch = make_batch(device)
+def bench_encoder(name, device, dtype, batch_size, length, steps, warmup) -> float:
+    encoder = make_encoder(name, length).to(device).train()
+    batch = make_batch(device, batch_size, length)
     x = torch.randn(batch.total, DIM, device=device, requires_grad=True)
 
     def step() -> None:
@@ -112,10 +113,10 @@ def bench_encoder(name, device, dtype, steps, warmup) -> float:
     return time_steps(step, device, steps, warmup)
 
 
-def bench_train_step(name, device, dtype, steps, warmup) -> float:
-    model = make_model(name).to(device).train()
+def bench_train_step(name, device, dtype, batch_size, length, steps, warmup) -> float:
+    model = make_model(name, length).to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    batch = make_batch(device)
+    batch = make_batch(device, batch_size, length)
 
     def step() -> None:
         with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
@@ -134,11 +135,14 @@ def main() -> None:
     )
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--batch", type=int, default=BATCH, help="sequences")
+    parser.add_argument("--length", type=int, default=LENGTH, help="history length")
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    # force: an import (fbgemm_gpu) has already configured the root logger.
+    logging.basicConfig(level=logging.INFO, format="%(message)s", force=True)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -151,16 +155,18 @@ def main() -> None:
             ("encoder", bench_encoder),
             ("train_step", bench_train_step),
         ):
-            seconds = bench(name, device, dtype, args.steps, args.warmup)
+            logger.info("timing %s %s", name, part)
+            seconds = bench(
+                name, device, dtype, args.batch, args.length, args.steps, args.warmup
+            )
             rows.append(
                 {
                     "encoder": name,
                     "measured": part,
                     "seconds_per_batch": round(seconds, 4),
-                    "sequences_per_s": round(BATCH / seconds, 1),
+                    "sequences_per_s": round(args.batch / seconds, 1),
                 }
             )
-            logger.info("%s %s: %.1f seq/s", name, part, BATCH / seconds)
 
     print(f"{'encoder':8} {'measured':11} {'s/batch':>9} {'seq/s':>9}")
     for row in rows:
@@ -170,8 +176,8 @@ def main() -> None:
         )
     report = {
         "sizes": {
-            "batch": BATCH,
-            "length": LENGTH,
+            "batch": args.batch,
+            "length": args.length,
             "dim": DIM,
             "blocks": 2,
             "heads": 1,
