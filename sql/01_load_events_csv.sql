@@ -2,13 +2,14 @@
 -- delimited ratings file into `loaded_events`, one row per line.
 -- Fields arrive named by role (user_key, item_key, rating, ts; others unused_<n>)
 -- through the bound $columns struct. A file without ratings gets rating 1.0.
--- ts: epoch seconds, UTC.
+-- ts: epoch seconds, UTC, read as DOUBLE so that a fractional one is caught.
 --
 -- Ids are kept as 64-bit hashes, not strings: every later step then works on
 -- fixed-width ints, and step 5 recovers the strings of the kept ids only (and
--- proves the hashes distinct). An empty id becomes a NULL hash.
--- Insertion order is kept so that the table's rowid is the file row number; lines
--- that fail to parse go to the reject_errors table with their exact line number.
+-- proves the hashes distinct).
+-- Insertion order is kept so that the table's rowid is the file row number. Lines
+-- that fail to parse go to the reject_errors table with their byte offset; rows
+-- that parse but hold an unusable value name its role in `bad_field`.
 set preserve_insertion_order = true;
 
 create or replace table loaded_events as
@@ -36,13 +37,38 @@ with_candidates as (
     from parsed
 ),
 
-final as (
+typed as (
     select
-        case when trim(user_key) <> '' then hash(user_key) end as user_hash,
-        case when trim(item_key) <> '' then hash(item_key) end as item_hash,
+        user_key,
+        item_key,
         cast(struct_extract(candidates, 1) as float) as rating,
         ts
     from with_candidates
+),
+
+checked as (
+    -- Integers beyond 2^53 are not exact as DOUBLE (nor plausible epoch seconds).
+    select
+        *,
+        case
+            when coalesce(trim(user_key), '') = '' then 'user'
+            when coalesce(trim(item_key), '') = '' then 'item'
+            when not coalesce(isfinite(rating), false) then 'rating'
+            when not coalesce(isfinite(ts), false)
+                or ts <> trunc(ts)
+                or abs(ts) > 9007199254740992 then 'ts'
+        end as bad_field
+    from typed
+),
+
+final as (
+    select
+        hash(user_key) as user_hash,
+        hash(item_key) as item_hash,
+        rating,
+        try_cast(ts as bigint) as ts,
+        bad_field
+    from checked
 )
 
 select * from final;
@@ -52,7 +78,7 @@ set preserve_insertion_order = false;
 -- Later steps read `events`; the view adds the file row number (0-based, data
 -- rows only) that breaks timestamp ties.
 create or replace view events as
-select rowid as file_row, *
+select rowid as file_row, * exclude (bad_field)
 from loaded_events;
 
 -- The ids that the filter keeps: every id of `events`. 04_filter_k_core.sql filters

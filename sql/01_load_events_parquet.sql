@@ -1,19 +1,44 @@
 -- Step 1 (Parquet sources; 01_load_events_csv.sql is the alternative): load the
 -- registered Arrow table `source_rows`, whose columns are already named by role,
--- into `loaded_events` in file order, with ids as 64-bit hashes as in
--- 01_load_events_csv.sql. ts: epoch seconds, UTC.
+-- into `loaded_events` in file order, with ids as 64-bit hashes and unusable
+-- values named in `bad_field` as in 01_load_events_csv.sql. A column of another
+-- type is converted where it can be (try_cast), else the row is flagged.
+-- ts: epoch seconds, UTC.
 set preserve_insertion_order = true;
 
 create or replace table loaded_events as
-with final as (
+with typed as (
     select
-        case when trim(cast(user_key as varchar)) <> ''
-            then hash(cast(user_key as varchar)) end as user_hash,
-        case when trim(cast(item_key as varchar)) <> ''
-            then hash(cast(item_key as varchar)) end as item_hash,
-        cast(rating as float) as rating,
-        cast(ts as bigint) as ts
+        cast(user_key as varchar) as user_key,
+        cast(item_key as varchar) as item_key,
+        try_cast(rating as float) as rating,
+        try_cast(ts as double) as ts
     from source_rows
+),
+
+checked as (
+    -- Integers beyond 2^53 are not exact as DOUBLE (nor plausible epoch seconds).
+    select
+        *,
+        case
+            when coalesce(trim(user_key), '') = '' then 'user'
+            when coalesce(trim(item_key), '') = '' then 'item'
+            when not coalesce(isfinite(rating), false) then 'rating'
+            when not coalesce(isfinite(ts), false)
+                or ts <> trunc(ts)
+                or abs(ts) > 9007199254740992 then 'ts'
+        end as bad_field
+    from typed
+),
+
+final as (
+    select
+        hash(user_key) as user_hash,
+        hash(item_key) as item_hash,
+        rating,
+        try_cast(ts as bigint) as ts,
+        bad_field
+    from checked
 )
 
 select * from final;
@@ -21,7 +46,7 @@ select * from final;
 set preserve_insertion_order = false;
 
 create or replace view events as
-select rowid as file_row, *
+select rowid as file_row, * exclude (bad_field)
 from loaded_events;
 
 -- The ids that the filter keeps: every id of `events`. 04_filter_k_core.sql filters

@@ -1,36 +1,65 @@
-"""Find malformed input rows and say exactly where they are and what was expected."""
+"""Find malformed input rows and say exactly where they are and what was expected.
+
+A row is bad in one of two ways. DuckDB cannot parse it (wrong field count, a
+rating or timestamp that is not a number): the line goes to DuckDB's reject table
+with its byte offset. Or it parses but step 1 flags one of its values in the
+`bad_field` column: an empty id, an empty or non-finite rating, an empty or
+fractional timestamp. Messages name the place the way a person finds it: the
+file's 1-based line and the field by number and role for CSV, the 1-based row and
+the column by name and role for Parquet.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
-from genrec.data.datasets import ROLE_MEANING, RatingsLayout
+from genrec.data.datasets import ROLE_COLUMNS, RatingsLayout
 
 MAX_EXAMPLES = 20
+ROLE_NAMES = {"user": "user", "item": "item", "rating": "rating", "ts": "timestamp"}
+EXPECTED = {
+    "user": "a non-empty user id",
+    "item": "a non-empty item id",
+    "rating": "a finite number",
+    "ts": "an integer timestamp (epoch seconds)",
+}
+READ_CHUNK_BYTES = 1 << 24
 
-# Bookkeeping queries on the loaded table (the transformations live in sql/).
+# Bookkeeping queries on step 1's tables (the transformations live in sql/).
+# A reject has one row per failing field; the first one names the line.
 REJECTS_QUERY = """
-select line, column_idx, column_name, error_type, error_message
+select line_byte_position, column_idx, error_type, error_message
 from reject_errors
-qualify row_number() over (partition by line order by column_idx) = 1
-order by line
+qualify row_number() over (
+    partition by line_byte_position
+    order by column_idx
+) = 1
+order by line_byte_position
+limit $limit
 """
-# Step 1 turns an empty id into a NULL hash.
-EMPTY_FIELDS_QUERY = """
-select
-    rowid,
-    case
-        when user_hash is null then 'user_key'
-        when item_hash is null then 'item_key'
-        when rating is null then 'rating'
-        else 'ts'
-    end as column_name
+REJECT_COUNT_QUERY = """
+select count(distinct line_byte_position)
+from reject_errors
+"""
+FLAGGED_QUERY = """
+select rowid, bad_field
 from loaded_events
-where user_hash is null or item_hash is null or rating is null or ts is null
+where bad_field is not null
 order by rowid
+limit $limit
+"""
+FLAGGED_COUNT_QUERY = """
+select count(*)
+from loaded_events
+where bad_field is not null
 """
 
 
@@ -41,98 +70,234 @@ class BadRow:
     file: str
     line: int
     reason: str
+    unit: str = "line"  # "row" for Parquet, whose rows have no line
 
     def __str__(self) -> str:
-        return f"{self.file}: line {self.line}: {self.reason}"
+        return f"{self.file}: {self.unit} {self.line}: {self.reason}"
 
 
 class BadRowsError(ValueError):
     """The input holds malformed rows and --on_bad_rows=error."""
 
-    def __init__(self, bad_rows: list[BadRow], total: int) -> None:
+    def __init__(
+        self,
+        bad_rows: list[BadRow],
+        total: int,
+        advice: str = "fix the file or pass --on_bad_rows=skip",
+    ) -> None:
         self.bad_rows = bad_rows
         self.total = total
         more = f" ({total - 1} more bad rows)" if total > 1 else ""
-        super().__init__(
-            f"{bad_rows[0]}{more}; fix the file or pass --on_bad_rows=skip"
-        )
+        super().__init__(f"{bad_rows[0]}{more}; {advice}")
 
 
-def find_bad_rows(
+def csv_bad_rows(
+    connection: duckdb.DuckDBPyConnection, path: Path, layout: RatingsLayout
+) -> tuple[list[BadRow], int]:
+    """Return up to MAX_EXAMPLES bad rows of a CSV load, in file order, and the total.
+
+    Rejected lines are placed by their byte offset, so a quoted field spanning
+    lines before them does not shift the line number. Flagged rows are placed by
+    walking the file's records, which happens only when there are any.
+    """
+    rejects = connection.execute(REJECTS_QUERY, {"limit": MAX_EXAMPLES}).fetchall()
+    starts = [_record_start(path, int(position)) for position, *_ in rejects]
+    lines = _line_numbers(path, starts)
+    examples = [
+        (lines[start], _reject_reason(layout, index, error_type, message))
+        for start, (_, index, error_type, message) in zip(starts, rejects, strict=True)
+    ]
+
+    flagged = connection.execute(FLAGGED_QUERY, {"limit": MAX_EXAMPLES}).fetchall()
+    if flagged:
+        wanted = {int(rowid): str(role) for rowid, role in flagged}
+        rejected_starts = _all_reject_starts(connection, path)
+        for rowid, line, fields in _loaded_records(
+            path, layout, wanted, rejected_starts
+        ):
+            role = wanted[rowid]
+            index = layout.fields.index(role)
+            found = fields[index] if index < len(fields) else ""
+            examples.append((line, _value_reason(f"field {index + 1}", role, found)))
+
+    total = _scalar(connection, REJECT_COUNT_QUERY) + _scalar(
+        connection, FLAGGED_COUNT_QUERY
+    )
+    examples = sorted(examples)[:MAX_EXAMPLES]
+    return [BadRow(str(path), line, reason) for line, reason in examples], total
+
+
+def parquet_bad_rows(
     connection: duckdb.DuckDBPyConnection,
     path: Path,
-    layout: RatingsLayout | None,
+    source: pa.Table,
+    column_names: dict[str, str],
 ) -> tuple[list[BadRow], int]:
-    """Return up to MAX_EXAMPLES bad rows (in file order) and the total count.
+    """Return up to MAX_EXAMPLES flagged rows of a Parquet load and the total.
 
-    Parse failures come from DuckDB's reject table, which records exact lines.
-    Empty ids or values parse fine and are found in `loaded_events`; their lines
-    are recovered by re-reading the file, which only happens when there are any.
+    Args:
+      source: the registered table, its columns renamed to user_key, item_key,
+        rating and ts, in file order (so a loaded rowid is a file row).
+      column_names: role -> the column's name in the file.
     """
-    rejected = []
-    if layout is not None:
-        for line, index, column, error_type, message in connection.execute(
-            REJECTS_QUERY
-        ).fetchall():
-            reason = _reject_reason(layout, index, column, error_type, message)
-            rejected.append((int(line), reason))
-    reject_lines = {line for line, _ in rejected}
-
-    empty = connection.execute(EMPTY_FIELDS_QUERY).fetchall()
-    examples = empty[:MAX_EXAMPLES]
-    located = _locate_rows(path, layout, [row for row, _ in examples], reject_lines)
-    empties = [
-        (
-            located[row],
-            f"field {column}: expected {ROLE_MEANING[column]}, found nothing",
+    flagged = connection.execute(FLAGGED_QUERY, {"limit": MAX_EXAMPLES}).fetchall()
+    bad_rows = []
+    for rowid, role in flagged:
+        value = source.column(ROLE_COLUMNS[role][0])[int(rowid)].as_py()
+        found = "" if value is None else str(value)
+        where = f"column {column_names.get(role, ROLE_COLUMNS[role][0])!r}"
+        bad_rows.append(
+            BadRow(str(path), int(rowid) + 1, _value_reason(where, role, found), "row")
         )
-        for row, column in examples
-    ]
-    examples = sorted(rejected + empties)[:MAX_EXAMPLES]
-    bad_rows = [BadRow(str(path), line, reason) for line, reason in examples]
-    return bad_rows, len(reject_lines) + len(empty)
+    return bad_rows, _scalar(connection, FLAGGED_COUNT_QUERY)
 
 
 def _reject_reason(
-    layout: RatingsLayout, index: int, column: str, error_type: str, message: str
+    layout: RatingsLayout, index: int, error_type: str, message: str
 ) -> str:
-    """Phrase one DuckDB reject as what was expected where."""
+    """Phrase one DuckDB reject of the ratings file as what was expected where."""
     if error_type in {"MISSING COLUMNS", "TOO MANY COLUMNS"}:
-        return (
-            f"expected {len(layout.fields)} fields separated by {layout.delim!r} "
-            f"({message})"
+        return f"expected {len(layout.fields)} fields separated by {layout.delim!r}" + (
+            _field_count_found(message)
         )
-    if error_type == "CAST" and column in ROLE_MEANING:
+    role = layout.fields[index - 1] if 0 < index <= len(layout.fields) else ""
+    if error_type == "CAST" and role in EXPECTED:
         # DuckDB numbers fields from 1, as a person counting along the line does.
-        return f"field {index} ({column}): expected {ROLE_MEANING[column]} ({message})"
+        return _value_reason(f"field {index}", role, _cast_value(message))
+    if error_type == "INVALID ENCODING":
+        return f"expected {layout.encoding} text ({message})"
     return f"{error_type.lower()}: {message}"
 
 
-def _locate_rows(
-    path: Path, layout: RatingsLayout | None, rowids: list[int], reject_lines: set[int]
-) -> dict[int, int]:
-    """Map loaded row numbers to 1-based file lines (Parquet: 1-based row numbers).
+def _value_reason(where: str, role: str, found: str | None) -> str:
+    return f"{where} ({ROLE_NAMES[role]}): expected {EXPECTED[role]}, found " + (
+        _found(found)
+    )
 
-    A loaded row is the next line that is not the header, not blank and not
-    rejected. Quoted fields spanning lines are not counted specially: rating
-    files have none, and a custom file with them gets approximate lines.
+
+def _found(value: str | None) -> str:
+    if value is None:
+        return "something else"
+    return repr(value) if value.strip() else "nothing"
+
+
+def _cast_value(message: str) -> str | None:
+    """The text DuckDB could not convert, from its CAST reject message."""
+    match = re.search(r'Could not convert string "(.*)" to', message)
+    return match.group(1) if match else None
+
+
+def _field_count_found(message: str) -> str:
+    match = re.search(r"Found: (\d+)", message)
+    return f", found {match.group(1)}" if match else f" ({message})"
+
+
+def _scalar(connection: duckdb.DuckDBPyConnection, query: str) -> int:
+    row = connection.execute(query).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _record_start(path: Path, line_byte_position: int) -> int:
+    """Return the 0-based offset of a rejected record's first byte.
+
+    DuckDB gives the 1-based position where its view of the line starts, which
+    includes the newlines of any blank lines skipped just before it.
     """
-    if layout is None:
-        return {row: row + 1 for row in rowids}
-    if not rowids:
-        return {}  # the common case: reading the whole file would find nothing
-    wanted = set(rowids)
-    found: dict[int, int] = {}
-    loaded = -1
+    offset = line_byte_position - 1
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        while handle.read(1) in (b"\n", b"\r"):
+            offset += 1
+    return offset
+
+
+def _line_numbers(path: Path, offsets: list[int]) -> dict[int, int]:
+    """Map byte offsets to 1-based physical line numbers in one forward read."""
+    lines: dict[int, int] = {}
+    if not offsets:
+        return lines
+    newlines, position = 0, 0
+    pending = iter(sorted(set(offsets)))
+    target = next(pending)
+    with path.open("rb") as handle:
+        while True:
+            chunk = handle.read(READ_CHUNK_BYTES)
+            while target is not None and target < position + len(chunk):
+                lines[target] = newlines + chunk.count(b"\n", 0, target - position) + 1
+                target = next(pending, None)
+            if target is None or not chunk:
+                return lines
+            newlines += chunk.count(b"\n")
+            position += len(chunk)
+
+
+def _all_reject_starts(connection: duckdb.DuckDBPyConnection, path: Path) -> set[int]:
+    positions = connection.execute(
+        "select distinct line_byte_position from reject_errors"
+    ).fetchall()
+    return {_record_start(path, int(position)) for (position,) in positions}
+
+
+def _loaded_records(
+    path: Path,
+    layout: RatingsLayout,
+    wanted: dict[int, str],
+    rejected_starts: set[int],
+) -> Iterator[tuple[int, int, list[str]]]:
+    """Yield (rowid, line, fields) for the wanted loaded rows, in file order.
+
+    The loaded rows are the file's records minus the header and the rejected
+    ones, in order, so the n-th of them has rowid n (step 1 keeps insertion
+    order). A record is a non-blank line plus, while a quote is open, the lines
+    after it; with escape = quote, a doubled quote keeps the count even.
+    """
+    quote = layout.quote.encode() if layout.quote else b""
+    rowid = -1
+    records = _records(path, quote)
+    if layout.header:
+        next(records, None)
+    remaining = len(wanted)
+    for line, offset, record in records:
+        if offset in rejected_starts:
+            continue
+        rowid += 1
+        if rowid in wanted:
+            yield rowid, line, _split_record(record, layout)
+            remaining -= 1
+            if not remaining:
+                return
+
+
+def _records(path: Path, quote: bytes) -> Iterator[tuple[int, int, bytes]]:
+    """Yield (first line, byte offset, bytes) of each non-blank record."""
+    parts: list[bytes] = []
+    first_line = start = 0
+    offset = 0
+    inside_quotes = False
     with path.open("rb") as handle:
         for line_number, line in enumerate(handle, start=1):
-            if (layout.header and line_number == 1) or not line.strip():
+            if not parts and not line.rstrip(b"\r\n"):
+                offset += len(line)
                 continue
-            if line_number in reject_lines:
-                continue
-            loaded += 1
-            if loaded in wanted:
-                found[loaded] = line_number
-                if len(found) == len(wanted):
-                    break
-    return found
+            if not parts:
+                first_line, start = line_number, offset
+            parts.append(line)
+            offset += len(line)
+            if quote and line.count(quote) % 2:
+                inside_quotes = not inside_quotes
+            if not inside_quotes:
+                yield first_line, start, b"".join(parts)
+                parts = []
+    if parts:
+        yield first_line, start, b"".join(parts)
+
+
+def _split_record(record: bytes, layout: RatingsLayout) -> list[str]:
+    """The record's field texts, for quoting the value that was found."""
+    text = record.decode(layout.encoding, errors="replace").rstrip("\r\n")
+    if layout.quote and len(layout.delim) == 1:
+        reader = csv.reader(
+            io.StringIO(text), delimiter=layout.delim, quotechar=layout.quote
+        )
+        return next(reader, [])
+    return text.split(layout.delim)

@@ -15,17 +15,13 @@ from genrec.paths import data_cache_dir
 
 logger = logging.getLogger(__name__)
 
+# How step 1 reads each role. Timestamps are read as DOUBLE so that a fractional
+# one is seen (and reported) instead of being rounded to a BIGINT.
 ROLE_COLUMNS = {
     "user": ("user_key", "VARCHAR"),
     "item": ("item_key", "VARCHAR"),
     "rating": ("rating", "FLOAT"),
-    "ts": ("ts", "BIGINT"),
-}
-ROLE_MEANING = {
-    "user_key": "a non-empty user id",
-    "item_key": "a non-empty item id",
-    "rating": "a numeric rating",
-    "ts": "an integer timestamp (epoch seconds)",
+    "ts": ("ts", "DOUBLE"),
 }
 GROUPLENS = "https://files.grouplens.org/datasets/movielens"
 AMAZON_2014 = "https://snap.stanford.edu/data/amazon/productGraph/categoryFiles"

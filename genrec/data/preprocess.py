@@ -13,10 +13,12 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from genrec.data.bad_rows import BadRowsError, find_bad_rows
+from genrec.data.bad_rows import BadRowsError, csv_bad_rows, parquet_bad_rows
 from genrec.data.datasets import (
+    ROLE_COLUMNS,
     DatasetSpec,
     RatingsLayout,
     custom_columns,
@@ -232,12 +234,16 @@ def _load(
     layout: RatingsLayout | None
     if path.suffix.lower() == ".parquet":
         layout = None
-        runner.connection.register("source_rows", _parquet_source(path, options))
+        source = _parquet_source(path, options)
+        runner.connection.register("source_rows", source)
         runner.run("01_load_events_parquet")
+        bad_rows, num_bad = parquet_bad_rows(
+            runner.connection, path, source, custom_columns(options)
+        )
     else:
         layout = spec.layout or custom_layout(path, options)
         runner.run("01_load_events_csv", _csv_params(path, layout))
-    bad_rows, num_bad = find_bad_rows(runner.connection, path, layout)
+        bad_rows, num_bad = csv_bad_rows(runner.connection, path, layout)
     if num_bad and settings["on_bad_rows"] == "error":
         raise BadRowsError(bad_rows, num_bad)
     if num_bad:
@@ -279,20 +285,32 @@ def _original_ids(runner: SqlRunner, path: Path, layout: RatingsLayout | None) -
 
 
 def _parquet_source(path: Path, options: Mapping[str, Any]) -> pa.Table:
-    """Read the role columns of a Parquet file, renamed, ts as epoch seconds."""
+    """Read the role columns of a Parquet file, renamed by role, ts in seconds.
+
+    A timestamp or date column becomes epoch seconds (a timestamp without a time
+    zone is taken as UTC, a date as its midnight) as float64, so that step 1
+    flags a fractional second like any other non-integer timestamp.
+    """
     names = custom_columns(options)
-    table = pq.read_table(path, columns=list(names.values()))
-    roles = {"user": "user_key", "item": "item_key", "rating": "rating", "ts": "ts"}
-    table = table.rename_columns([roles[role] for role in names])
+    try:
+        schema = pq.read_schema(path)
+        missing = [name for name in names.values() if name not in schema.names]
+        if missing:
+            raise ValueError(f"{path}: expected columns {missing} in {schema.names}")
+        table = pq.read_table(path, columns=list(names.values()))
+    except pa.ArrowException as error:
+        raise ValueError(f"{path}: not a readable Parquet file ({error})") from error
+    table = table.rename_columns([ROLE_COLUMNS[role][0] for role in names])
     if "rating" not in names:
         table = table.append_column(
             "rating", pa.array([1.0] * table.num_rows, pa.float32())
         )
     ts = table["ts"]
-    if pa.types.is_timestamp(ts.type) or pa.types.is_date(ts.type):
-        seconds = ts.cast(pa.timestamp("s", tz=getattr(ts.type, "tz", None))).cast(
-            pa.int64()
-        )
+    if pa.types.is_date(ts.type):
+        ts = ts.cast(pa.timestamp("s"))
+    if pa.types.is_timestamp(ts.type):
+        per_second = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[ts.type.unit]
+        seconds = pc.divide(ts.cast(pa.int64()).cast(pa.float64()), per_second)
         table = table.set_column(table.schema.get_field_index("ts"), "ts", seconds)
     return table
 

@@ -55,6 +55,7 @@ def test_preprocess_command_reports_bad_rows_without_a_traceback(tmp_path):
     )
     assert result.returncode == 1
     assert (
-        f"{raw}: line 2: field 3 (rating): expected a numeric rating" in result.stderr
+        f"{raw}: line 2: field 3 (rating): expected a finite number, found 'three'"
+        in result.stderr
     )
     assert "Traceback" not in result.stderr

@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from genrec.data.bad_rows import BadRowsError
 from genrec.data.preprocess import run_preprocess
 
 from .conftest import decoded_sequences
@@ -86,10 +87,57 @@ def test_custom_parquet_with_timestamp_type_keeps_row_order_on_ties(tmp_path):
     }
 
 
-def test_custom_parquet_empty_id_names_the_row(tmp_path):
-    table = pa.table({"who": ["u", None], "what": ["a", "b"], "when": [1, 2]})
-    pq.write_table(table, tmp_path / "events.parquet")
-    with pytest.raises(ValueError, match=r"events.parquet: line 2: field user_key"):
+@pytest.mark.parametrize(
+    ("columns", "reason"),
+    [
+        (
+            {"who": ["u", None], "what": ["a", "b"], "when": [1, 2]},
+            "row 2: column 'who' (user): expected a non-empty user id, found nothing",
+        ),
+        (
+            {
+                "who": ["u", "v"],
+                "what": ["a", "b"],
+                "when": [1, 2],
+                "stars": ["4", "bad"],
+            },
+            "row 2: column 'stars' (rating): expected a finite number, found 'bad'",
+        ),
+        (
+            {"who": ["u", "v"], "what": ["a", "b"], "when": [1.0, 4.7]},
+            "row 2: column 'when' (timestamp): expected an integer timestamp "
+            "(epoch seconds), found '4.7'",
+        ),
+        (
+            {
+                "who": ["u", "v"],
+                "what": ["a", "b"],
+                "when": pa.array([1_000, 1_500], pa.timestamp("ms", tz="UTC")),
+            },
+            "row 2: column 'when' (timestamp): expected an integer timestamp "
+            "(epoch seconds), found '1.5'",
+        ),
+    ],
+)
+def test_custom_parquet_bad_value_names_row_column_and_expectation(
+    tmp_path, columns, reason
+):
+    pq.write_table(pa.table(columns), tmp_path / "events.parquet")
+    options = {**OPTIONS, "rating_column": "stars"} if "stars" in columns else OPTIONS
+    with pytest.raises(BadRowsError) as caught:
         run_preprocess(
-            "custom", tmp_path / "out", tmp_path / "events.parquet", options=OPTIONS
+            "custom", tmp_path / "out", tmp_path / "events.parquet", options=options
+        )
+    assert str(caught.value) == (
+        f"{tmp_path / 'events.parquet'}: {reason}; "
+        "fix the file or pass --on_bad_rows=skip"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_custom_parquet_missing_column_is_named(tmp_path):
+    pq.write_table(pa.table({"who": ["u"], "what": ["a"]}), tmp_path / "e.parquet")
+    with pytest.raises(ValueError, match=r"e.parquet: expected columns \['when'\]"):
+        run_preprocess(
+            "custom", tmp_path / "out", tmp_path / "e.parquet", options=OPTIONS
         )
