@@ -1,6 +1,7 @@
 -- Step 9 (ML-1M; 09_parse_items_ml_100k.sql is the alternative): read movies.dat
 -- (MovieID::Title::Genres) into `parsed_items`: the title, its release year from
 -- the trailing "(year)", and the genre names in their listed order.
+-- Lines that do not parse go to `side_file_rejects`; the runner reports them.
 create or replace table parsed_items as
 with raw_items as (
     select *
@@ -12,7 +13,10 @@ with raw_items as (
         escape = '',
         header = false,
         encoding = $encoding,
-        auto_detect = false
+        auto_detect = false,
+        store_rejects = true,
+        rejects_table = 'side_file_rejects',
+        rejects_scan = 'side_file_scans'
     )
 ),
 

@@ -61,6 +61,20 @@ select count(*)
 from loaded_events
 where bad_field is not null
 """
+SIDE_FILE_REJECTS_QUERY = """
+select line_byte_position, column_idx, column_name, error_type, error_message
+from side_file_rejects
+qualify row_number() over (
+    partition by line_byte_position
+    order by column_idx
+) = 1
+order by line_byte_position
+limit $limit
+"""
+SIDE_FILE_REJECT_COUNT_QUERY = """
+select count(distinct line_byte_position)
+from side_file_rejects
+"""
 
 
 @dataclass(frozen=True)
@@ -77,7 +91,7 @@ class BadRow:
 
 
 class BadRowsError(ValueError):
-    """The input holds malformed rows and --on_bad_rows=error."""
+    """The input holds malformed rows: ratings with --on_bad_rows=error, side files."""
 
     def __init__(
         self,
@@ -152,6 +166,40 @@ def parquet_bad_rows(
     return bad_rows, _scalar(connection, FLAGGED_COUNT_QUERY)
 
 
+def check_side_file(connection: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Raise BadRowsError if a parse step rejected lines of the side file `path`.
+
+    Side files (users, items) are small curated tables: a malformed line is
+    always an error, whatever --on_bad_rows says about the ratings.
+    """
+    rejects = connection.execute(
+        SIDE_FILE_REJECTS_QUERY, {"limit": MAX_EXAMPLES}
+    ).fetchall()
+    total = _scalar(connection, SIDE_FILE_REJECT_COUNT_QUERY)
+    # The next parse step makes its own reject tables.
+    connection.execute("drop table if exists side_file_rejects")
+    connection.execute("drop table if exists side_file_scans")
+    if not rejects:
+        return
+    starts = [_record_start(path, int(position)) for position, *_ in rejects]
+    lines = _line_numbers(path, starts)
+    bad_rows = []
+    for start, (_, index, column, error_type, message) in zip(
+        starts, rejects, strict=True
+    ):
+        if error_type in {"MISSING COLUMNS", "TOO MANY COLUMNS"}:
+            reason = _field_count_reason(message)
+        elif error_type == "CAST":
+            expected = _cast_target(message)
+            reason = f"field {index} ({column}): expected {expected}, found " + (
+                _found(_cast_value(message))
+            )
+        else:
+            reason = f"{error_type.lower()}: {message}"
+        bad_rows.append(BadRow(str(path), lines[start], reason))
+    raise BadRowsError(bad_rows, total, "fix the file")
+
+
 def _reject_reason(
     layout: RatingsLayout, index: int, error_type: str, message: str
 ) -> str:
@@ -185,6 +233,23 @@ def _cast_value(message: str) -> str | None:
     """The text DuckDB could not convert, from its CAST reject message."""
     match = re.search(r'Could not convert string "(.*)" to', message)
     return match.group(1) if match else None
+
+
+def _cast_target(message: str) -> str:
+    """What a CAST reject expected, from the type DuckDB tried to convert to."""
+    match = re.search(r"to '([A-Z]+)'", message)
+    target = match.group(1) if match else ""
+    if target in {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}:
+        return "an integer"
+    if target in {"FLOAT", "DOUBLE"}:
+        return "a number"
+    return f"a value of type {target or 'unknown'}"
+
+
+def _field_count_reason(message: str) -> str:
+    match = re.search(r"Expected Number of Columns: (\d+)", message)
+    expected = match.group(1) if match else "more"
+    return f"expected {expected} fields" + _field_count_found(message)
 
 
 def _field_count_found(message: str) -> str:

@@ -79,7 +79,10 @@ def options_from_flags() -> dict[str, Any]:
 
 def main(argv: list[str]) -> None:
     """Run preprocessing with the flags; print the counts as JSON."""
+    import duckdb
+
     from genrec.data.preprocess import run_preprocess
+    from genrec.data.sql_runner import SqlStepError
 
     if len(argv) > 1:
         raise flags.Error(f"unexpected arguments: {argv[1:]}")
@@ -96,7 +99,14 @@ def main(argv: list[str]) -> None:
             threads=FLAGS.threads,
             options=options_from_flags(),
         )
-    except (ValueError, FileNotFoundError, FileExistsError) as error:
+    except (
+        ValueError,
+        FileNotFoundError,
+        FileExistsError,
+        SqlStepError,
+        duckdb.Error,
+    ) as error:
+        # A message, not a traceback: each of these names the file or step.
         sys.exit(f"genrec preprocess: {error}")
     summary = {
         key: stats[key] for key in ("num_interactions", "num_users", "num_items")

@@ -16,7 +16,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from genrec.data.bad_rows import BadRowsError, csv_bad_rows, parquet_bad_rows
+from genrec.data.bad_rows import (
+    BadRowsError,
+    check_side_file,
+    csv_bad_rows,
+    parquet_bad_rows,
+)
 from genrec.data.datasets import (
     ROLE_COLUMNS,
     DatasetSpec,
@@ -345,6 +350,7 @@ def _features(runner: SqlRunner, spec: DatasetSpec, files: list[Path]) -> None:
         parse_step, code_step = side.steps
         params = {"path": str(present[side.name]), "encoding": side.encoding}
         runner.run(parse_step, params)
+        check_side_file(runner.connection, present[side.name])
         runner.run(code_step)
 
 

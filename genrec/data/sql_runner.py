@@ -15,6 +15,10 @@ from genrec.data import SQL_DIR
 logger = logging.getLogger(__name__)
 
 
+class SqlStepError(RuntimeError):
+    """A SQL step failed inside DuckDB; the message names the step file."""
+
+
 class SqlRunner:
     """Execute SQL step files on one DuckDB connection.
 
@@ -49,7 +53,12 @@ class SqlRunner:
                     f"{path.name}: no value for parameters {sorted(missing)}"
                 )
             used = {name: params[name] for name in statement.named_parameters}
-            result = self.connection.execute(statement, used)
+            try:
+                result = self.connection.execute(statement, used)
+            except duckdb.Error as error:
+                raise SqlStepError(
+                    f"{path.parent.name}/{path.name}: {_first_lines(error)}"
+                ) from error
         elapsed = time.perf_counter() - start
         self.seconds[step] = self.seconds.get(step, 0.0) + elapsed
         logger.info("sql step=%s seconds=%.2f", step, elapsed)
@@ -65,7 +74,12 @@ class SqlRunner:
         """
         path = self.sql_dir / f"{step}.sql"
         start = time.perf_counter()
-        relation = self.connection.sql(path.read_text(), params=dict(params or {}))
+        try:
+            relation = self.connection.sql(path.read_text(), params=dict(params or {}))
+        except duckdb.Error as error:
+            raise SqlStepError(
+                f"{path.parent.name}/{path.name}: {_first_lines(error)}"
+            ) from error
         self.seconds[step] = self.seconds.get(step, 0.0) + time.perf_counter() - start
         return relation
 
@@ -73,3 +87,9 @@ class SqlRunner:
         """Return the single value of a small bookkeeping query (counts, checks)."""
         row = self.connection.execute(query, dict(params or {})).fetchone()
         return None if row is None else row[0]
+
+
+def _first_lines(error: duckdb.Error, limit: int = 3) -> str:
+    """DuckDB's message without its long list of hints (the cause keeps it all)."""
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return " | ".join(lines[:limit])

@@ -59,3 +59,20 @@ def test_preprocess_command_reports_bad_rows_without_a_traceback(tmp_path):
         in result.stderr
     )
     assert "Traceback" not in result.stderr
+
+
+def test_preprocess_command_reports_a_duckdb_error_without_a_traceback(tmp_path):
+    raw = tmp_path / "u.data"
+    raw.write_text("1\t2\t3\t4\n")
+    result = _genrec(
+        "--dataset=ml-100k",
+        f"--raw_path={raw}",
+        f"--out={tmp_path / 'o'}",
+        "--memory_limit=lots",
+        env_home=tmp_path / "home",
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("genrec preprocess: ")
+    assert "memory" in result.stderr.lower()
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "o").exists()

@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
+from genrec.data.bad_rows import BadRowsError
 from genrec.data.preprocess import run_preprocess
 
 RATINGS = (
@@ -111,3 +113,32 @@ def test_feature_codes_do_not_depend_on_the_process(tmp_path):
         for seed in (1, 2)
     }
     assert len(outputs) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "reason"),
+    [
+        (
+            "users.dat",
+            USERS.replace("2::M::56::", "2::M::old::"),
+            "line 2: field 3 (age): expected an integer, found 'old'",
+        ),
+        (
+            "users.dat",
+            USERS + "11::F::25\n",
+            "line 4: expected 5 fields, found 3",
+        ),
+        (
+            "movies.dat",
+            MOVIES.replace("2::Caf\xe9 au lait (1993)::", "2::Caf\xe9 au lait (1993)"),
+            "line 2: expected 3 fields, found 2",
+        ),
+    ],
+)
+def test_malformed_side_file_names_file_line_and_field(tmp_path, name, text, reason):
+    raw = _write_fixture(tmp_path / "ml-1m")
+    (raw / name).write_bytes(text.encode("latin-1"))
+    with pytest.raises(BadRowsError) as caught:
+        run_preprocess("ml-1m", tmp_path / "out", raw, on_bad_rows="skip")
+    assert str(caught.value) == f"{raw / name}: {reason}; fix the file"
+    assert not (tmp_path / "out").exists()

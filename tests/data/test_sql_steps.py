@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from genrec.data import sql_files
-from genrec.data.sql_runner import SqlRunner
+from genrec.data.sql_runner import SqlRunner, SqlStepError
 
 
 def test_sql_files_are_numbered_in_pipeline_order():
@@ -43,3 +43,10 @@ def test_runner_names_a_missing_parameter(tmp_path):
         ValueError, match=r"01_demo.sql: no value for parameters \['threshold'\]"
     ):
         runner.run("01_demo", {})
+
+
+def test_runner_names_the_step_of_a_duckdb_error(tmp_path):
+    (tmp_path / "01_demo.sql").write_text("select 1;\nselect cast('x' as integer);\n")
+    runner = SqlRunner(duckdb.connect(), sql_dir=tmp_path)
+    with pytest.raises(SqlStepError, match=rf"^{tmp_path.name}/01_demo.sql: Conv"):
+        runner.run("01_demo")
