@@ -1,11 +1,24 @@
-"""Stage an output folder and swap it in only when it is complete."""
+"""Stage an output folder and swap it in only when it is complete.
+
+Work happens in hidden siblings of the output folder, named
+`.<out>.<kind>-<host>-<pid>-<token>`: `staging` (the new output), `duckdb` (the
+database's spill files) and `previous` (the old output during the swap). A run
+that is killed (SIGKILL, power loss) cannot remove its own; the next run for the
+same output removes those of runs that are dead: the same host and a pid that no
+longer exists, or, for another host or an older name without a pid, untouched
+for STALE_AFTER_S.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
+import socket
 import tempfile
+import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +26,10 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 MARKER = "stats.json"  # every complete genrec data folder has one
+KINDS = ("staging", "duckdb", "previous")
+# A sibling nobody touched for a day belongs to no live run: preprocessing the
+# largest dataset takes minutes, and spill files touch the duckdb folder.
+STALE_AFTER_S = 24 * 3600
 
 
 @contextmanager
@@ -22,24 +39,97 @@ def staged_output(out_dir: Path) -> Iterator[Path]:
     On any error the staging folder is deleted and `out_dir`, if it held a
     previous output, is left untouched. An existing `out_dir` is replaced only
     when it is empty or holds a previous output (its stats.json), never a folder
-    of other files.
+    of other files. Leftovers of dead runs for the same `out_dir` are removed
+    first.
     """
     out_dir = out_dir.resolve()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_siblings(out_dir)
     if out_dir.exists() and not _replaceable(out_dir):
         raise FileExistsError(
             f"{out_dir} exists and is not a genrec data folder (no {MARKER}); "
             "choose another --out or remove it"
         )
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(
-        tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent)
-    )
-    staging.chmod(0o755)  # mkdtemp makes it private; the output is not
-    try:
+    with scratch_folder(out_dir, "staging") as staging:
+        staging.chmod(0o755)  # mkdtemp makes it private; the output is not
         yield staging
         _swap_in(staging, out_dir)
+
+
+@contextmanager
+def scratch_folder(out_dir: Path, kind: str) -> Iterator[Path]:
+    """Yield a new hidden folder beside `out_dir`, removed afterwards.
+
+    Its name carries this host and pid, so that a later run can tell whether the
+    run that made it is still alive.
+    """
+    folder = Path(
+        tempfile.mkdtemp(prefix=_sibling_prefix(out_dir, kind), dir=out_dir.parent)
+    )
+    try:
+        yield folder
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def remove_stale_siblings(out_dir: Path) -> list[Path]:
+    """Remove the work folders of dead runs for `out_dir`; return what was removed.
+
+    A stale `previous` folder is restored as `out_dir` when `out_dir` is
+    missing: its run died between moving the old output aside and moving the
+    new one in, so it is the last complete output.
+    """
+    removed = []
+    pattern = re.compile(
+        rf"^\.{re.escape(out_dir.name)}\.(?P<kind>{'|'.join(KINDS)})-(?P<rest>.*)$"
+    )
+    for sibling in sorted(out_dir.parent.iterdir()):
+        match = pattern.match(sibling.name)
+        if not match or not sibling.is_dir() or not _is_stale(sibling, match["rest"]):
+            continue
+        if match["kind"] == "previous" and not out_dir.exists():
+            try:
+                sibling.rename(out_dir)
+                logger.warning("restored %s from a dead run's %s", out_dir, sibling)
+            except OSError:
+                pass
+            continue
+        logger.warning("removing %s, left by a run that is no longer alive", sibling)
+        shutil.rmtree(sibling, ignore_errors=True)
+        removed.append(sibling)
+    return removed
+
+
+def _sibling_prefix(out_dir: Path, kind: str) -> str:
+    return f".{out_dir.name}.{kind}-{_host()}-{os.getpid()}-"
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname())
+
+
+def _is_stale(folder: Path, name_rest: str) -> bool:
+    """Whether `folder` (name ending `<host>-<pid>-<token>`) belongs to a dead run."""
+    match = re.fullmatch(r"(?P<host>.*)-(?P<pid>\d+)-[A-Za-z0-9_]*", name_rest)
+    if match and match["host"] == _host() and not _pid_alive(int(match["pid"])):
+        return True
+    try:
+        age_s = time.time() - folder.stat().st_mtime
+    except OSError:
+        return False  # removed meanwhile
+    return age_s > STALE_AFTER_S
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: only checks that the process exists
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by another user
+    return True
 
 
 def _replaceable(folder: Path) -> bool:
@@ -52,7 +142,9 @@ def _swap_in(staging: Path, out_dir: Path) -> None:
     """Move the finished staging folder to `out_dir`, keeping the old one until done."""
     previous = None
     if out_dir.exists():
-        previous = out_dir.with_name(f".{out_dir.name}.previous-{os.getpid()}")
+        previous = out_dir.with_name(
+            _sibling_prefix(out_dir, "previous") + uuid.uuid4().hex[:8]
+        )
         out_dir.rename(previous)
     try:
         staging.rename(out_dir)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,7 +30,7 @@ from genrec.data.datasets import (
     get_spec,
 )
 from genrec.data.datasets import raw_files as find_raw_files
-from genrec.data.output import staged_output
+from genrec.data.output import scratch_folder, staged_output
 from genrec.data.sequences import write_sequences
 from genrec.data.sql_runner import SqlRunner
 
@@ -100,11 +99,9 @@ def run_preprocess(
     out_dir = Path(out_dir)
     with (
         staged_output(out_dir) as staging,
-        tempfile.TemporaryDirectory(
-            prefix=f".{out_dir.name}.duckdb-", dir=staging.parent
-        ) as work_dir,
+        scratch_folder(out_dir.resolve(), "duckdb") as work_dir,
     ):
-        connection = _connect(Path(work_dir), threads, options)
+        connection = _connect(work_dir, threads, options)
         try:
             runner = SqlRunner(connection)
             stats = _run_steps(runner, spec, files, settings, options, staging)
