@@ -93,7 +93,12 @@ def evaluate_model(
 
 @task(name="log-evaluation", retries=2, retry_delay_seconds=5)
 def log_evaluation(run_id: str, report_path: str, step: int) -> dict[str, float]:
-    """Log the report's metrics at `step` and the report files; return metrics."""
+    """Log the report's metrics at `step` and the report files; return metrics.
+
+    In the pipeline the trainer's rank 0 has already logged the test metrics of
+    the selected checkpoint at that step; they are the same numbers, so only
+    metrics the run does not hold yet are sent (each test metric appears once).
+    """
     client = MlflowClient(tracking_uri())
     metrics = json.loads(Path(report_path).read_text())["metrics"]
     log_metrics(client, run_id, metrics, step=step)

@@ -16,7 +16,7 @@ from mlflow.tracking import MlflowClient
 from prefect import flow, get_run_logger, task
 
 from genrec.paths import genrec_home
-from genrec.tracking.metrics import read_metrics_jsonl
+from genrec.tracking.metrics import log_records, read_metrics_jsonl
 from genrec.tracking.params import run_params
 from genrec.tracking.plots import plot_metric_curves
 from genrec.tracking.store import tracking_uri
@@ -95,7 +95,8 @@ def log_training(run_id: str, trained: dict[str, Any]) -> None:
 
     Params are every parameter the training's objects received, defaults
     included (the operative config), plus the explicit bindings of objects
-    built later than the params were captured.
+    built later than the params were captured. Metric records the trainer
+    could not send (MLflow refused a write) are sent now, none twice.
     """
     client = MlflowClient(tracking_uri())
     config_path = Path(trained["config_path"])
@@ -106,6 +107,7 @@ def log_training(run_id: str, trained: dict[str, Any]) -> None:
     client.log_artifact(run_id, str(operative_path), "config")
     client.log_artifact(run_id, trained["checkpoint_path"], "checkpoint")
     records = read_metrics_jsonl(trained["metrics_path"])
+    log_records(client, run_id, records)
     client.log_artifact(run_id, trained["metrics_path"], "metrics")
     curves = plot_metric_curves(records, config_path.parent / CURVES_FILE)
     client.log_artifact(run_id, str(curves), "plots")

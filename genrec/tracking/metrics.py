@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
-from genrec.training.mlflow_sink import mlflow_metric_key
-
-# MLflow accepts at most 1000 metrics per log_batch call.
-_BATCH = 1000
+from genrec.training.mlflow_sink import (
+    Point,
+    held_metric_steps,
+    mlflow_fields,
+    mlflow_metric_key,
+    send_new_points,
+)
 
 Record = Mapping[str, float]
 
@@ -53,16 +54,35 @@ def metric_series(records: Iterable[Record]) -> dict[str, list[tuple[int, float]
 
 def log_metrics(
     client: MlflowClient, run_id: str, metrics: Mapping[str, float], *, step: int
-) -> None:
-    """Log `metrics` into `run_id` at an explicit `step`.
+) -> int:
+    """Log `metrics` into `run_id` at an explicit `step`, once.
 
-    Names go through the trainer's rule (`test/hr@10` -> `test/hr_at_10`,
-    MLflow forbids "@"), so both write the same series.
+    Names go through the trainer's rule (`genrec.training.mlflow_sink`:
+    `test/hr@10` -> `test/hr_at_10`), so both write the same series; a metric
+    the run already holds at `step` (the trainer logged it) is not sent again.
+
+    Returns:
+        The number of metrics sent.
     """
-    timestamp_ms = int(time.time() * 1000)
-    entries = [
-        Metric(mlflow_metric_key(name), float(value), timestamp_ms, step)
-        for name, value in metrics.items()
-    ]
-    for start in range(0, len(entries), _BATCH):
-        client.log_batch(run_id, metrics=entries[start : start + _BATCH])
+    points = [(mlflow_metric_key(name), step, float(v)) for name, v in metrics.items()]
+    held = held_metric_steps(client, run_id)
+    return send_new_points(client, run_id, points, {}, held)
+
+
+def log_records(client: MlflowClient, run_id: str, records: Iterable[Record]) -> int:
+    """Send the metrics.jsonl records the run is missing (points and tags).
+
+    The trainer's rank 0 logs records as it goes but skips writes MLflow
+    refused; this fills such gaps after the training and sends nothing twice.
+
+    Returns:
+        The number of metric points sent.
+    """
+    held = held_metric_steps(client, run_id)
+    points: list[Point] = []
+    tags: dict[str, str] = {}
+    for record in records:
+        record_points, record_tags = mlflow_fields(record)
+        points += record_points
+        tags |= record_tags
+    return send_new_points(client, run_id, points, tags, held)

@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from genrec.training.mlflow_sink import mlflow_metric_key
+
 logger = logging.getLogger(__name__)
 
 CHAMPION = "champion"
 DATASET_HASH_TAG = "dataset_hash"
-SCORE_TAG = "test/ndcg_at_10"
+SCORE_TAG = mlflow_metric_key("test/ndcg@10")
 DECISION_TAG = "champion_decision"
 
 

@@ -296,6 +296,8 @@ class TrainingRun:
         if self.ctx.is_main:
             final |= self._popularity_metrics()
             self._record({"step": self.state.step, "epoch": self.state.epoch} | final)
+            if self.sink is not None:
+                self.sink.close()
             _write_json(self.paths.run_dir / RESULTS_FILE, final)
             logger.info(
                 "test hr@10=%.4f ndcg@10=%.4f (popularity hr@10=%.4f ndcg@10=%.4f)",

@@ -53,6 +53,13 @@ def test_pipeline_run_is_tracked_registered_and_cached(
     assert len(_steps(client, run.info.run_id, "eval/ndcg_at_10")) >= 2
     for name in ("test/hr_at_10", "test/ndcg_at_10", "popularity/test/ndcg_at_10"):
         assert 0.0 <= run.data.metrics[name] <= 1.0
+        # Logged by the trainer; the evaluate task's same numbers add nothing.
+        assert len(client.get_metric_history(run.info.run_id, name)) == 1
+    assert "epoch" not in run.data.metrics and "selected_step" not in run.data.metrics
+    assert run.data.metrics["train/epoch"] == 2
+    assert int(run.data.tags["selected_step"]) in _steps(
+        client, run.info.run_id, "eval/ndcg_at_10"
+    )
     assert {
         "config/config.gin",
         "config/operative_config.gin",
