@@ -68,9 +68,19 @@ select item_hash
 from item_reach
 where is_kept;
 
--- The counts after each of the two passes, for stats.json.
+-- The counts before the filter (pass 0) and after each of its two passes, for
+-- stats.json. Pass 0 comes from the presence tables: no count-distinct query.
 create or replace table filter_counts as
-with first_pass as (
+with before_filter as (
+    select
+        0 as pass,
+        coalesce(sum(num_interactions), 0) as interactions,
+        count(*) as users,
+        (select count(*) from item_presence) as items
+    from user_presence
+),
+
+first_pass as (
     select
         1 as pass,
         coalesce(sum(num_on_frequent_items), 0) as interactions,
@@ -94,6 +104,9 @@ reached_items as (
 ),
 
 final as (
+    select pass, interactions, users, items
+    from before_filter
+    union all
     select pass, interactions, users, first_pass_items as items
     from first_pass, reached_items
     union all

@@ -40,6 +40,14 @@ FILTER_MODES = ("none", "single_pass", "k_core")
 BAD_ROW_POLICIES = ("error", "skip")
 DEFAULT_MEMORY_LIMIT = "1GB"
 BATCH_ROWS = 1 << 20
+# stats.json "counts", in pipeline order.
+COUNT_ORDER = (
+    "bad_rows",
+    "loaded",
+    "deduplicated",
+    "filter_passes",
+    "categorized",
+)
 
 COUNT_QUERY = """
 select count(*), count(distinct user_hash), count(distinct item_hash)
@@ -175,14 +183,17 @@ def _run_steps(
 ) -> dict[str, Any]:
     """Run load, encode, dedup, filter, categorize, features and write; return stats."""
     counts: dict[str, Any] = {}
-    layout, counts["loaded"], counts["bad_rows"] = _load(
+    layout, num_loaded, counts["bad_rows"] = _load(
         runner, spec, files[0], settings, options
     )
     if settings["dedup"]:
         runner.run("03_deduplicate")
         counts["deduplicated"] = _counts(runner)
-    counts["filter_passes"] = _filter(runner, settings)
-    final = counts["filter_passes"][-1] if counts["filter_passes"] else _counts(runner)
+    before, counts["filter_passes"] = _filter(runner, settings)
+    # De-duplication keeps one row of every (user, item) pair, so every user and
+    # item: the filter's input has the loaded users and items.
+    counts["loaded"] = {**before, "interactions": num_loaded}
+    final = counts["filter_passes"][-1] if counts["filter_passes"] else before
     if final["interactions"] == 0:
         raise EmptyDataError(
             f"{files[0]}: the presence filter ({settings['filter_mode']}, "
@@ -192,9 +203,18 @@ def _run_steps(
     _original_ids(runner, files[0], layout)
     runner.run("06_categorize")
     _features(runner, spec, files)
-    start = time.perf_counter()
-    ordered = runner.query("11_order_events").to_arrow_table(BATCH_ROWS)
-    runner.seconds["11_order_events"] = time.perf_counter() - start
+    ordered = runner.arrow("11_order_events", batch_rows=BATCH_ROWS)
+    counts["categorized"] = {
+        "interactions": ordered.num_rows,
+        "users": runner.scalar("select count(*) from user_map"),
+        "items": runner.scalar("select count(*) from item_map"),
+    }
+    if counts["categorized"] != final:
+        # The id maps hold exactly the kept ids, so this is a bug, not bad input.
+        raise RuntimeError(
+            f"categorized counts {counts['categorized']} differ from the filter's "
+            f"{final}"
+        )
     runner.run(
         "12_write_maps",
         {
@@ -212,6 +232,7 @@ def _run_steps(
         user_features if has_features else None,
     )
     runner.seconds["write_sequences"] = time.perf_counter() - start
+    counts = {key: counts[key] for key in COUNT_ORDER if key in counts}
     return {
         "num_interactions": final["interactions"],
         "num_users": final["users"],
@@ -227,11 +248,11 @@ def _load(
     path: Path,
     settings: dict[str, Any],
     options: Mapping[str, Any],
-) -> tuple[RatingsLayout | None, dict[str, int], dict[str, Any]]:
+) -> tuple[RatingsLayout | None, int, dict[str, Any]]:
     """Run step 1 for a CSV or Parquet file, then handle bad rows per the policy.
 
     Returns the CSV layout (None for Parquet, whose Arrow table stays registered
-    as `source_rows` for step 5), the loaded count and the bad-row report.
+    as `source_rows` for step 5), the loaded interactions and the bad-row report.
     """
     layout: RatingsLayout | None
     if path.suffix.lower() == ".parquet":
@@ -255,7 +276,7 @@ def _load(
     if loaded == 0:
         raise EmptyDataError(f"{path}: no interactions to read")
     report = {"count": num_bad, "examples": [str(row) for row in bad_rows]}
-    return layout, {"interactions": int(loaded)}, report
+    return layout, int(loaded), report
 
 
 def _csv_params(path: Path, layout: RatingsLayout) -> dict[str, Any]:
@@ -317,26 +338,31 @@ def _parquet_source(path: Path, options: Mapping[str, Any]) -> pa.Table:
     return table
 
 
-def _filter(runner: SqlRunner, settings: dict[str, Any]) -> list[dict[str, int]]:
-    """Apply the presence filter; return the counts after each pass."""
+def _filter(
+    runner: SqlRunner, settings: dict[str, Any]
+) -> tuple[dict[str, int], list[dict[str, int]]]:
+    """Apply the presence filter; return the counts before it and after each pass."""
     mode, k = settings["filter_mode"], {"min_presence": int(settings["min_presence"])}
-    passes: list[dict[str, int]] = []
     if mode == "single_pass":
-        for interactions, users, items in runner.run(
-            "04_filter_single_pass", k
-        ).fetchall():
-            passes.append(
-                {"interactions": interactions, "users": users, "items": items}
-            )
-    elif mode == "k_core":
-        previous = -1
+        before, *passes = [
+            {"interactions": interactions, "users": users, "items": items}
+            for interactions, users, items in runner.run(
+                "04_filter_single_pass", k
+            ).fetchall()
+        ]
+        return before, passes
+    before = _counts(runner)
+    passes: list[dict[str, int]] = []
+    if mode == "k_core":
+        # Repeat until a pass removes nothing (the fixed point) or everything.
+        previous = before["interactions"]
         while True:
             runner.run("04_filter_k_core", k)
             passes.append(_counts(runner))
             if passes[-1]["interactions"] in (previous, 0):
                 break
             previous = passes[-1]["interactions"]
-    return passes
+    return before, passes
 
 
 def _features(runner: SqlRunner, spec: DatasetSpec, files: list[Path]) -> None:

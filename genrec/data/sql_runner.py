@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from genrec.data import SQL_DIR
 
@@ -64,24 +65,31 @@ class SqlRunner:
         logger.info("sql step=%s seconds=%.2f", step, elapsed)
         return result
 
-    def query(
-        self, step: str, params: Mapping[str, Any] | None = None
-    ) -> duckdb.DuckDBPyRelation:
-        """Return a one-statement step (a `select`) as a relation to stream from.
+    def arrow(
+        self,
+        step: str,
+        params: Mapping[str, Any] | None = None,
+        batch_rows: int = 1 << 20,
+    ) -> pa.Table:
+        """Run a one-statement step (a `select`) and return its rows as Arrow.
 
-        A relation hands its rows to Arrow without the extra copy that a result
-        fetched through `execute` makes.
+        The step's time includes fetching every row: a relation is lazy, so
+        building it alone measures nothing. Fetching from a relation hands the
+        rows to Arrow without the extra copy that a result of `execute` makes.
         """
         path = self.sql_dir / f"{step}.sql"
         start = time.perf_counter()
         try:
             relation = self.connection.sql(path.read_text(), params=dict(params or {}))
+            table = relation.to_arrow_table(batch_rows)
         except duckdb.Error as error:
             raise SqlStepError(
                 f"{path.parent.name}/{path.name}: {_first_lines(error)}"
             ) from error
-        self.seconds[step] = self.seconds.get(step, 0.0) + time.perf_counter() - start
-        return relation
+        elapsed = time.perf_counter() - start
+        self.seconds[step] = self.seconds.get(step, 0.0) + elapsed
+        logger.info("sql step=%s seconds=%.2f rows=%d", step, elapsed, table.num_rows)
+        return table
 
     def scalar(self, query: str, params: Mapping[str, Any] | None = None) -> Any:
         """Return the single value of a small bookkeeping query (counts, checks)."""

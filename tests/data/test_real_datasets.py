@@ -58,6 +58,35 @@ def test_magazine_subscriptions_counts_keep_duplicates(
     assert stats["settings"]["dedup"] is False
 
 
+def test_magazine_stats_count_every_step(shared_data, tmp_path):
+    folder = shared_data("amazon-Magazine_Subscriptions")
+    stats = run_preprocess("amazon-2018", tmp_path / "out", folder)
+    counts = {
+        "interactions": 4_603,
+        "users": 642,
+        "items": 832,
+    }
+    assert stats["counts"] == {
+        "bad_rows": {"count": 0, "examples": []},
+        # SOURCE.md: 89,689 lines, 72,098 users, 2,428 items.
+        "loaded": {"interactions": 89_689, "users": 72_098, "items": 2_428},
+        # The reference assigns item codes after the first pass (848 items here,
+        # 695,762 for Books); after the second, only 832 are still rated.
+        "filter_passes": [{"interactions": 4_691, "users": 665, "items": 848}, counts],
+        "categorized": counts,
+    }
+    assert list(stats["step_seconds"]) == [
+        "01_load_events_csv",
+        "04_filter_single_pass",
+        "05_original_ids_csv",
+        "06_categorize",
+        "11_order_events",
+        "12_write_maps",
+        "write_sequences",
+    ]
+    assert sum(stats["step_seconds"].values()) <= stats["total_seconds"]
+
+
 @pytest.mark.parametrize("mode", ["single_pass", "k_core"])
 def test_magazine_output_matches_plain_reference(shared_data, tmp_path, mode):
     folder = shared_data("amazon-Magazine_Subscriptions")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import duckdb
 import pytest
@@ -50,3 +51,16 @@ def test_runner_names_the_step_of_a_duckdb_error(tmp_path):
     runner = SqlRunner(duckdb.connect(), sql_dir=tmp_path)
     with pytest.raises(SqlStepError, match=rf"^{tmp_path.name}/01_demo.sql: Conv"):
         runner.run("01_demo")
+
+
+def test_a_select_steps_time_includes_fetching_its_rows(tmp_path):
+    # Building a relation is lazy and nearly free; only fetching runs the query.
+    (tmp_path / "01_heavy.sql").write_text(
+        "select sum(hash(i)) as total from range(20000000) as numbers(i)"
+    )
+    runner = SqlRunner(duckdb.connect(config={"threads": 1}), sql_dir=tmp_path)
+    start = time.perf_counter()
+    table = runner.arrow("01_heavy")
+    wall_s = time.perf_counter() - start
+    assert table.num_rows == 1
+    assert runner.seconds["01_heavy"] > 0.8 * wall_s
