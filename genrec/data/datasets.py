@@ -108,6 +108,8 @@ class DatasetSpec:
 
 USERS_ML_1M = ("07_parse_users_ml_1m", "08_code_user_features")
 ITEMS_ML_1M = ("09_parse_items_ml_1m", "10_code_item_features")
+USERS_ML_100K = ("07_parse_users_ml_100k", "08_code_user_features")
+ITEMS_ML_100K = ("09_parse_items_ml_100k", "10_code_item_features")
 MOVIELENS_CSV = RatingsLayout(("user", "item", "rating", "ts"), delim=",", header=True)
 AMAZON_2014_CSV = RatingsLayout(("user", "item", "rating", "ts"))
 AMAZON_2018_CSV = RatingsLayout(("item", "user", "rating", "ts"))
@@ -117,11 +119,15 @@ DATASETS: dict[str, DatasetSpec] = {
     for spec in (
         DatasetSpec(
             "ml-100k",
-            "MovieLens 100K: u.data, tab-separated, no header.",
+            "MovieLens 100K: u.data tab-separated; u.user, u.item (| and latin-1).",
             "u.data",
             RatingsLayout(("user", "item", "rating", "ts"), delim="\t", quote=""),
             RemoteFile(
                 f"{GROUPLENS}/ml-100k.zip", "md5:0e33842e24a9c977be4e0107933c0723", True
+            ),
+            side_files=(
+                SideFile("u.user", USERS_ML_100K, "latin-1"),
+                SideFile("u.item", ITEMS_ML_100K, "latin-1"),
             ),
         ),
         DatasetSpec(
