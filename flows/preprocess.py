@@ -1,13 +1,16 @@
 """Preprocess: raw ratings -> Parquet sequences, cached on the data's content.
 
-The cache key is the content fingerprint of the raw files, the SQL steps and
-the parameters (see `genrec.tracking.fingerprint`), never a path: an edited
-raw file recomputes, an unchanged one is served from Prefect's result cache
-and the SQL does not run.
+The cache key is the content fingerprint of the raw files, the SQL steps, the
+data layer's Python code (genrec/data/*.py and the package version) and the
+parameters (see `genrec.tracking.fingerprint`), never a path: an edited raw
+file, SQL step or data module recomputes, an unchanged one is served from
+Prefect's result cache and the SQL does not run. A cached folder is only
+served while it is complete (`OUTPUT_FILES`); otherwise it is recomputed.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,8 @@ from genrec.tracking.fingerprint import content_fingerprint
 # Inputs that do not change the output: where the raw bytes live (the
 # fingerprint already holds their content) and how many threads DuckDB uses.
 _NOT_IN_CACHE_KEY = ["raw_path", "threads"]
+# What a complete output folder holds; a cached folder missing any is redone.
+OUTPUT_FILES = ("sequences.parquet", "items.parquet", "users.parquet", "stats.json")
 
 
 def datasets_root() -> Path:
@@ -47,14 +52,30 @@ def preprocess_parameters(
     }
 
 
+def preprocessing_sources() -> tuple[list[Path], list[Path]]:
+    """The SQL files and the data layer's Python modules, found by globbing.
+
+    Every `*.sql` under the SQL folder counts, whatever its name or number (the
+    steps get renumbered), and every module of `genrec.data`.
+    """
+    import genrec.data
+
+    sql = sorted(Path(genrec.data.SQL_DIR).rglob("*.sql"))
+    code = sorted(Path(genrec.data.__file__).parent.glob("*.py"))
+    return sql, code
+
+
 @task(name="fingerprint-dataset", retries=2, retry_delay_seconds=10)
 def fingerprint_dataset(raw_path: str | None, parameters: dict[str, Any]) -> str:
-    """Hash the raw files (downloading them if needed), SQL steps and parameters."""
-    from genrec.data import sql_files
+    """Hash the raw files (downloading them if needed), SQL, data code, parameters."""
+    import genrec
     from genrec.data.datasets import raw_files
 
     files = raw_files(parameters["dataset"], raw_path, parameters["options"] or None)
-    fingerprint = content_fingerprint(files, sql_files(), parameters)
+    sql, code = preprocessing_sources()
+    fingerprint = content_fingerprint(
+        files, sql, parameters, code_files=code, code_version=genrec.__version__
+    )
     get_run_logger().info(
         "dataset %s: %d raw file(s), fingerprint %s",
         parameters["dataset"],
@@ -99,8 +120,8 @@ def preprocessed_data_dir(
 ) -> tuple[str, bool]:
     """Run `preprocess_dataset` through its cache; return `(data_dir, cache_hit)`.
 
-    A cache entry whose folder was deleted since is recomputed rather than
-    returned.
+    A cache entry whose folder was deleted since, or lacks any of
+    `OUTPUT_FILES`, is recomputed rather than returned.
     """
     arguments = dict(
         fingerprint=fingerprint,
@@ -112,10 +133,18 @@ def preprocessed_data_dir(
     state = preprocess_dataset(**arguments, return_state=True)
     data_dir = state.result()
     cache_hit = state.name == "Cached"
-    if cache_hit and not (Path(data_dir) / "stats.json").exists():
+    if cache_hit and not is_complete(Path(data_dir)):
+        # The folder is this cache's own, so what is left of it goes: the data
+        # layer refuses to overwrite a folder that lacks its stats.json.
+        shutil.rmtree(data_dir, ignore_errors=True)
         data_dir = preprocess_dataset.with_options(refresh_cache=True)(**arguments)
         cache_hit = False
     return data_dir, cache_hit
+
+
+def is_complete(data_dir: Path) -> bool:
+    """Whether `data_dir` holds every file of a preprocessing output."""
+    return all((data_dir / name).is_file() for name in OUTPUT_FILES)
 
 
 @flow(name="preprocess")

@@ -36,3 +36,24 @@ def test_one_changed_byte_sql_step_or_parameter_changes_the_hash(tmp_path):
 
     assert len({base, edited_raw, edited_sql, other_parameter}) == 4
     assert content_fingerprint([raw], sql, {"dataset": "x", "min_presence": 5}) == base
+
+
+def test_data_layer_code_and_its_version_are_part_of_the_hash(tmp_path):
+    sql = [_write(tmp_path / "sql" / "01_load.sql", "select 1")]
+    raw = _write(tmp_path / "ratings.csv", "1,2,5,100\n")
+    module = _write(tmp_path / "data" / "preprocess.py", "STEPS = 1\n")
+    other = _write(tmp_path / "data" / "output.py", "MARKER = 'stats.json'\n")
+
+    def fingerprint(code_files, version="0.1.0"):
+        return content_fingerprint(
+            [raw], sql, {"dataset": "x"}, code_files=code_files, code_version=version
+        )
+
+    base = fingerprint([module, other])
+    same_in_other_order = fingerprint([other, module])
+    other_version = fingerprint([module, other], version="0.2.0")
+    _write(module, "STEPS = 2\n")
+    edited = fingerprint([module, other])
+
+    assert same_in_other_order == base
+    assert len({base, other_version, edited}) == 3
