@@ -132,8 +132,9 @@ def pipeline(
     """Preprocess a dataset, train on it, evaluate, register: one MLflow run.
 
     Args:
-        dataset: a dataset name genrec knows (`synthetic`, `ml-100k`, `ml-1m`,
-            `csv`, ...).
+        dataset: a dataset name of `genrec.data.datasets.DATASETS`
+            (`synthetic`, `ml-100k`, `ml-1m`, `custom` for your own CSV or
+            Parquet, ...).
         raw_path: the raw file or folder; None downloads or generates it.
         gin_config_file: the training config.
         gin_bindings: extra gin bindings, applied after the file.

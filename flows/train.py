@@ -21,6 +21,7 @@ from genrec.tracking.params import run_params
 from genrec.tracking.plots import plot_metric_curves
 from genrec.tracking.store import tracking_uri
 from genrec.training.launch import DEFAULT_TIMEOUT_S as RANK_TIMEOUT_S
+from genrec.training.runs import new_run_dir
 
 # Two different bounds. The wall-clock limit stops the whole training task
 # (Prefect's task timeout); the rank time-out bounds each wait of one rank for
@@ -135,10 +136,12 @@ def train(
     """Train on a preprocessed folder on its own (no MLflow run); return paths.
 
     Args:
+        run_dir: a new or empty run folder (default: a fresh one under
+            `$GENREC_HOME/runs`, so every run of this flow gets its own).
         train_timeout_s: wall-clock limit of the training task.
         rank_timeout_s: bound on every wait of a rank for the others.
     """
-    run_dir = run_dir or str(runs_root() / "standalone")
+    run_dir = run_dir or str(new_run_dir(runs_root()))
     return train_model.with_options(timeout_seconds=train_timeout_s)(
         data_dir,
         run_dir,

@@ -1,19 +1,22 @@
-"""The train flow's two time limits: the rank time-out goes to the trainer, the
-wall-clock limit stops the task."""
+"""The train flow: its two time limits (the rank time-out goes to the trainer,
+the wall-clock limit stops the task) and a fresh run folder for every run."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
 
 from flows.pipeline import FLOW_RUN_TAG, pipeline
+from flows.preprocess import preprocess
 from flows.train import train
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
 HUNG_FOR_S = 120.0
+TINY_CONFIG = str(Path(__file__).resolve().parents[2] / "configs" / "cpu" / "tiny.gin")
 
 
 @pytest.fixture
@@ -68,3 +71,23 @@ def test_pipeline_passes_rank_timeout_and_stops_training_at_its_wall_clock_limit
         [experiment.experiment_id], f"tags.`{FLOW_RUN_TAG}` = '{flow_run_id}'"
     )
     assert run.info.status == "FAILED"
+
+
+def test_standalone_train_flow_runs_twice_in_fresh_run_folders(
+    tiny_raw_file, genrec_home
+):
+    data_dir = preprocess(dataset="synthetic", raw_path=str(tiny_raw_file))["data_dir"]
+    arguments = dict(
+        data_dir=data_dir,
+        gin_config_file=TINY_CONFIG,
+        gin_bindings=["Trainer.num_epochs = 1"],
+        world_size=1,
+    )
+
+    first = train(**arguments)
+    second = train(**arguments)
+
+    run_dirs = {Path(r["checkpoint_path"]).parent.parent for r in (first, second)}
+    assert len(run_dirs) == 2
+    assert all(d.parent == genrec_home / "runs" for d in run_dirs)
+    assert all(Path(r["checkpoint_path"]).is_file() for r in (first, second))
