@@ -12,6 +12,8 @@ import pytest
 from genrec.data.bad_rows import BadRowsError
 from genrec.data.preprocess import run_preprocess
 
+from .conftest import decoded_sequences
+
 RATINGS = (
     "1::3::5::978300760\n"
     "1::1::3::978300760\n"
@@ -43,6 +45,12 @@ def test_ml_1m_fixture_parses_exactly(tmp_path):
         3,
         3,
     )
+    # Every rating and timestamp as in ratings.dat; equal timestamps in file order.
+    assert decoded_sequences(tmp_path / "out") == {
+        "1": [("3", 5.0, 978300760), ("1", 3.0, 978300760)],
+        "2": [("2", 4.0, 978298413), ("3", 2.0, 978299000)],
+        "10": [("1", 5.0, 978300100)],
+    }
 
     items = pq.read_table(tmp_path / "out" / "items.parquet").to_pylist()
     assert [item["title"] for item in items] == [

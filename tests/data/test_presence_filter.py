@@ -102,24 +102,6 @@ def test_output_types_match_the_contract(synthetic_csv, tmp_path):
     assert str(schema.field("timestamps").type) == "list<element: int64>"
 
 
-def test_threads_do_not_change_the_output(tmp_path):
-    path = write_synthetic_ratings(
-        tmp_path / "big.csv", num_users=20_000, num_items=3_000, mean_length=15, seed=3
-    )
-    for threads in (1, 4):
-        run_preprocess(
-            "amazon-2018",
-            tmp_path / f"t{threads}",
-            path,
-            filter_mode="k_core",
-            threads=threads,
-        )
-    for name in ("sequences.parquet", "items.parquet", "users.parquet"):
-        assert pq.read_table(tmp_path / "t1" / name).equals(
-            pq.read_table(tmp_path / "t4" / name)
-        ), name
-
-
 @pytest.mark.parametrize("odd_id", ["1.5", "1e3", "0x10", "1_000", "+7"])
 def test_ids_that_only_a_lenient_cast_reads_as_numbers_sort_as_strings(
     tmp_path, odd_id

@@ -4,19 +4,67 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from genrec.data import sql_files
+from genrec.data.preprocess import run_preprocess
 from genrec.data.sql_runner import SqlRunner, SqlStepError
 
 
-def test_sql_files_are_numbered_in_pipeline_order():
-    names = [path.name for path in sql_files()]
-    assert names == sorted(names)
-    assert names[0].startswith("01_load_events") and names[-1] == "12_write_maps.sql"
-    assert {"04_filter_k_core.sql", "06_categorize.sql"} <= set(names)
+def _runs(tmp_path: Path) -> dict[str, dict]:
+    """Preprocess tiny inputs along every path of the chain; return their stats."""
+    amazon = tmp_path / "amazon.csv"
+    amazon.write_text("i1,u1,4.0,1\ni1,u1,5.0,2\ni2,u1,3.0,3\ni2,u2,2.0,4\nbad\n")
+    parquet = tmp_path / "events.parquet"
+    pq.write_table(pa.table({"u": [1, 1, 2], "i": [5, 6, 5], "t": [1, 2, 3]}), parquet)
+    ml_1m = tmp_path / "ml-1m"
+    ml_1m.mkdir()
+    (ml_1m / "ratings.dat").write_text("1::10::5::100\n2::10::4::101\n")
+    (ml_1m / "users.dat").write_text("1::F::1::10::48067\n2::M::56::16::70072\n")
+    (ml_1m / "movies.dat").write_text("10::Heat (1995)::Action|Crime\n")
+    ml_100k = tmp_path / "ml-100k"
+    ml_100k.mkdir()
+    (ml_100k / "u.data").write_text("1\t10\t5\t100\n2\t10\t4\t101\n")
+    (ml_100k / "u.user").write_text("1|24|M|technician|85711\n2|53|F|other|94043\n")
+    flags = "|".join(["0"] * 18 + ["1"])
+    (ml_100k / "u.item").write_text(f"10|Heat (1995)|01-Jan-1995||url|{flags}\n")
+    single = {"filter_mode": "single_pass", "min_presence": 1}
+    columns = {"user_column": "u", "item_column": "i", "timestamp_column": "t"}
+    return {
+        "csv": run_preprocess(
+            "amazon-2018",
+            tmp_path / "csv",
+            amazon,
+            filter_mode="k_core",
+            min_presence=1,
+            dedup=True,
+            on_bad_rows="skip",
+        ),
+        "parquet": run_preprocess(
+            "custom", tmp_path / "pq", parquet, options=columns, **single
+        ),
+        "ml-1m": run_preprocess("ml-1m", tmp_path / "1m", ml_1m),
+        "ml-100k": run_preprocess("ml-100k", tmp_path / "100k", ml_100k),
+    }
+
+
+def test_runs_execute_the_sql_files_in_their_numbered_order(tmp_path):
+    every_file = {path.stem for path in sql_files()}
+    executed = set()
+    for name, stats in _runs(tmp_path).items():
+        steps = [step for step in stats["step_seconds"] if step in every_file]
+        numbers = [int(step[:2]) for step in steps]
+        # In order, and never two alternatives (one number) in the same run.
+        assert numbers == sorted(set(numbers)), (name, steps)
+        executed |= set(steps)
+    # Every file is a step some run takes: no dead SQL.
+    assert executed == every_file
+    assert max(every_file) == "12_write_maps"
 
 
 def test_sql_files_take_paths_and_thresholds_as_bound_parameters():
