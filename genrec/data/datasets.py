@@ -23,6 +23,10 @@ ROLE_COLUMNS = {
     "rating": ("rating", "FLOAT"),
     "ts": ("ts", "DOUBLE"),
 }
+# Checksums: a hash is recorded only where someone publishes it for the file at
+# that URL. GroupLens publishes an md5 beside each fixed release (<archive>.md5);
+# the Amazon pages (SNAP 2014, UCSD 2018) publish none, so those downloads get
+# known_hash=None and pooch logs the hash it saw.
 GROUPLENS = "https://files.grouplens.org/datasets/movielens"
 AMAZON_2014 = "https://snap.stanford.edu/data/amazon/productGraph/categoryFiles"
 AMAZON_2018 = (
@@ -162,11 +166,14 @@ DATASETS: dict[str, DatasetSpec] = {
             "MovieLens latest-small (2018-09): ratings.csv, header, CRLF.",
             "ratings.csv",
             MOVIELENS_CSV,
-            # GroupLens publishes no checksum for this changing snapshot; this is
-            # the sha256 of the 2018-09 archive as seen by other users.
+            # GroupLens publishes no checksum for this changing snapshot. This is
+            # the sha256 of its 2018-09 archive (978,202 bytes) as TensorFlow
+            # Datasets records it (tensorflow_datasets/url_checksums/movielens.txt);
+            # a newer snapshot fails the check rather than change the data.
             RemoteFile(
                 f"{GROUPLENS}/ml-latest-small.zip",
-                "sha256:696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436",
+                "sha256:"
+                "696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436",
                 True,
             ),
         ),
@@ -261,7 +268,12 @@ def _fetch_default(spec: DatasetSpec, options: dict[str, Any]) -> Path:
 
 
 def _category_download(spec: DatasetSpec, options: dict[str, Any]) -> RemoteFile:
-    """Return the published file of one Amazon category (no checksum is published)."""
+    """Return the published file of one Amazon category (no checksum is published).
+
+    The shared Magazine_Subscriptions copy's sha256 (in its SOURCE.md) is of a
+    copy from GitHub that nobody has proven byte-equal to UCSD's file, so it is
+    not used to check downloads.
+    """
     category = options.get("category")
     if spec.name not in {"amazon-2014", "amazon-2018"} or not category:
         raise ValueError(
