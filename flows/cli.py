@@ -13,7 +13,19 @@ from flows.options import define_pipeline_flags, pipeline_kwargs
 define_pipeline_flags()
 
 
-def summary(result) -> str:  # noqa: ANN001 (flows.pipeline.PipelineResult)
+def prefect_location() -> str:
+    """Where this process's Prefect flow runs are stored, in words."""
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    if settings.api.url:
+        return f"server {settings.api.url}"
+    # Ephemeral mode: a temporary server on the database in PREFECT_HOME,
+    # which `genrec ui` serves afterwards.
+    return f"{settings.home / 'prefect.db'} (ephemeral)"
+
+
+def summary(result, prefect_at: str) -> str:  # noqa: ANN001 (PipelineResult)
     """The lines printed after a run: where to look and the headline numbers."""
     metrics = result.test_metrics
 
@@ -34,6 +46,8 @@ def summary(result) -> str:  # noqa: ANN001 (flows.pipeline.PipelineResult)
             f"({champion}: {result.champion_reason})",
             f"  MLflow run  {result.mlflow_run_id} in experiment "
             f"{result.experiment!r} at {result.tracking_uri}",
+            f"  Prefect     flow run {result.flow_run_name!r} ({result.flow_run_id}) "
+            f"in {prefect_at}",
             f"  checkpoint  {result.checkpoint_path}",
             "  browse      genrec ui   (Prefect and MLflow UIs on 127.0.0.1)",
         ]
@@ -46,4 +60,4 @@ def main(argv: list[str]) -> None:
     from flows.pipeline import pipeline
 
     result = pipeline(**pipeline_kwargs())
-    print(summary(result))
+    print(summary(result, prefect_location()))

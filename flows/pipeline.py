@@ -53,6 +53,8 @@ FLOW_RUN_TAG = "prefect.flow_run_id"
 class PipelineResult:
     """Where one pipeline run's results are."""
 
+    flow_run_id: str
+    flow_run_name: str
     mlflow_run_id: str
     tracking_uri: str
     experiment: str
@@ -202,6 +204,8 @@ def pipeline(
         )
 
     return PipelineResult(
+        flow_run_id=str(runtime.flow_run.id),
+        flow_run_name=str(runtime.flow_run.name),
         mlflow_run_id=run_id,
         tracking_uri=client.tracking_uri,
         experiment=experiment,
