@@ -84,7 +84,7 @@ class BadRow:
     file: str
     line: int
     reason: str
-    unit: str = "line"  # "row" for Parquet, whose rows have no line
+    unit: str = "line"  # "row" for Parquet, whose rows have no line numbers
 
     def __str__(self) -> str:
         return f"{self.file}: {self.unit} {self.line}: {self.reason}"
@@ -123,13 +123,13 @@ def csv_bad_rows(
     ]
 
     flagged = connection.execute(FLAGGED_QUERY, {"limit": MAX_EXAMPLES}).fetchall()
-    if flagged:
-        wanted = {int(rowid): str(role) for rowid, role in flagged}
+    wanted = {int(rowid): str(role) for rowid, role in flagged}
+    if wanted:
         rejected_starts = _all_reject_starts(connection, path)
         for rowid, line, fields in _loaded_records(
             path, layout, wanted, rejected_starts
         ):
-            role = wanted[rowid]
+            role = wanted.pop(rowid)
             index = layout.fields.index(role)
             found = fields[index] if index < len(fields) else ""
             examples.append((line, _value_reason(f"field {index + 1}", role, found)))
@@ -137,8 +137,14 @@ def csv_bad_rows(
     total = _scalar(connection, REJECT_COUNT_QUERY) + _scalar(
         connection, FLAGGED_COUNT_QUERY
     )
-    examples = sorted(examples)[:MAX_EXAMPLES]
-    return [BadRow(str(path), line, reason) for line, reason in examples], total
+    bad_rows = [BadRow(str(path), line, reason) for line, reason in sorted(examples)]
+    # A row the record walk did not find (a line DuckDB skips that the walk
+    # counts) is still reported, by its number among the loaded rows.
+    for rowid, role in wanted.items():
+        index = layout.fields.index(role)
+        reason = _value_reason(f"field {index + 1}", role, None)
+        bad_rows.append(BadRow(str(path), rowid + 1, reason, "data row"))
+    return bad_rows[:MAX_EXAMPLES], total
 
 
 def parquet_bad_rows(
