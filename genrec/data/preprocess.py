@@ -190,8 +190,8 @@ def _run_steps(
         runner.run("03_deduplicate")
         counts["deduplicated"] = _counts(runner)
     before, counts["filter_passes"] = _filter(runner, settings)
-    # De-duplication keeps one row of every (user, item) pair, so every user and
-    # item: the filter's input has the loaded users and items.
+    # De-duplication keeps one row of each (user, item) pair, and so every user
+    # and item: the filter's input has the users and items that were loaded.
     counts["loaded"] = {**before, "interactions": num_loaded}
     final = counts["filter_passes"][-1] if counts["filter_passes"] else before
     if final["interactions"] == 0:
