@@ -109,3 +109,24 @@ def test_random_batches_match_a_slow_reference(history_folder):
         items = table.item_ids[start:end].tolist()
         got = batch.item_ids[batch.offsets[user] : batch.offsets[user + 1]].tolist()
         assert got == items[:-1][-7:]
+
+
+def test_sampled_inputs_are_supervised_by_the_next_kept_item(history_folder):
+    histories = [list(range(1, 41)), list(range(100, 130))]
+    dataset = SequenceDataset(
+        history_folder(histories),
+        protocol="reference",
+        max_sequence_length=400,
+        sampling_ratio=0.4,
+    )
+    batch = dataset.training_batch(np.array([0, 1]), np.random.default_rng(5))
+
+    inputs = _per_user(batch.item_ids, batch.offsets)
+    targets = _per_user(batch.next_item_ids, batch.offsets)
+    for history, kept, following in zip(histories, inputs, targets, strict=True):
+        # The sampled history is a sequence in its own right: each kept item
+        # predicts the next kept one, and the window ends on the latest
+        # training item (the reference protocol trains on all but the last).
+        assert following[:-1] == kept[1:]
+        assert following[-1] == history[-2]
+        assert len(kept) < len(history) - 2

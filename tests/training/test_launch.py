@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -19,7 +20,7 @@ from genrec.training.checkpoint import load_checkpoint
 from genrec.training.evaluate import evaluate_checkpoint
 from genrec.training.gin_config import parse_resolved, resolve_config
 from genrec.training.launch import train
-from genrec.training.runs import RunDirInUseError, RunPaths
+from genrec.training.runs import RunDirInUseError, RunPaths, read_metrics
 from genrec.training.trainer import Trainer, TrainingRun
 
 from .conftest import REPO, TINY_CONFIG, planted_histories, write_sequences
@@ -165,3 +166,33 @@ def test_evaluate_command_prints_model_and_popularity_metrics(
         two_rank_run.metrics["eval/ndcg@10"], abs=1e-6
     )
     assert "popularity/valid/hr@10" in metrics
+
+
+def test_positional_sampling_trains_end_to_end_and_leaves_evaluation_alone(
+    planted, two_rank_run, tmp_path
+):
+    result = train(
+        [TINY_CONFIG],
+        ["SequenceDataset.sampling_ratio = 0.5"],
+        data_dir=planted,
+        run_dir=tmp_path / "sampled",
+        world_size=2,
+    )
+
+    assert "sampling_ratio = 0.5" in result.operative_config_path.read_text()
+    sampled = [
+        r["train/loss"] for r in read_metrics(result.metrics_path) if "train/loss" in r
+    ]
+    full = [
+        r["train/loss"]
+        for r in read_metrics(two_rank_run.metrics_path)
+        if "train/loss" in r
+    ]
+    assert len(sampled) == len(full)  # same users, same steps
+    assert all(math.isfinite(loss) for loss in sampled)
+    assert sampled[0] != full[0]  # the sampled histories differ from step 1
+    assert result.metrics["test/users"] == 240
+    # Evaluation never samples: the checkpoint alone scores the same again.
+    again = evaluate_checkpoint(result.checkpoint_path, planted, world_size=1)
+    for key in ("test/ndcg@10", "test/hr@10", "test/mrr"):
+        assert again[key] == pytest.approx(result.metrics[key], abs=1e-6)
