@@ -34,6 +34,12 @@ flags.DEFINE_integer(
     "Rendezvous port on node 0 (default: free port; 29500 multi-node).",
 )
 flags.DEFINE_bool("resume", False, "Continue --run_dir from its last checkpoint.")
+flags.DEFINE_bool(
+    "force_unlock",
+    False,
+    "Take over --run_dir even though a training on another host holds its lock "
+    "(only when that training is gone, e.g. its container was recreated).",
+)
 flags.DEFINE_float("timeout_s", None, "Bound on every wait for another rank (s).")
 flags.DEFINE_string("mlflow_tracking_uri", None, "Tracking URI of --mlflow_run_id.")
 flags.DEFINE_string("mlflow_run_id", None, "Existing MLflow run that rank 0 logs into.")
@@ -46,11 +52,14 @@ def main(argv: list[str]) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from genrec.paths import genrec_home
     from genrec.training.launch import train
-    from genrec.training.runs import new_run_dir
+    from genrec.training.runs import default_run_dir
 
     if FLAGS.resume and FLAGS.run_dir is None:
         raise SystemExit("--resume needs --run_dir (the run to continue)")
-    run_dir = FLAGS.run_dir or new_run_dir(genrec_home() / "runs")
+    try:
+        run_dir = FLAGS.run_dir or default_run_dir(genrec_home() / "runs")
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
     result = train(
         FLAGS.gin_config_file,
         FLAGS.gin_bindings,
@@ -62,6 +71,7 @@ def main(argv: list[str]) -> None:
         master_addr=FLAGS.master_addr,
         master_port=FLAGS.master_port,
         resume=FLAGS.resume,
+        force_unlock=FLAGS.force_unlock,
         timeout_s=FLAGS.timeout_s,
         mlflow_tracking_uri=FLAGS.mlflow_tracking_uri,
         mlflow_run_id=FLAGS.mlflow_run_id,

@@ -68,6 +68,7 @@ def train(
     master_addr: str = "127.0.0.1",
     master_port: int | None = None,
     resume: bool = False,
+    force_unlock: bool = False,
     timeout_s: float | None = None,
     mlflow_tracking_uri: str | None = None,
     mlflow_run_id: str | None = None,
@@ -84,6 +85,8 @@ def train(
             spawn launcher (ignored under torchrun, which sets its own).
         resume: continue the run in `run_dir` from its last checkpoint, with the
             config stored there (files and bindings given here are ignored).
+        force_unlock: take over a run folder locked by a training on another
+            host that is known to be gone (see `claim_run_dir`).
         timeout_s: bound on every wait for another rank (default 600 s).
         mlflow_tracking_uri, mlflow_run_id: an existing MLflow run that global
             rank 0 logs metrics into.
@@ -93,7 +96,9 @@ def train(
     # never log or save), so they may share it over a network file system.
     owner = hosts_rank_zero(node_rank)
     run_dir = (
-        claim_run_dir(run_dir, resume=resume) if owner else Path(run_dir).resolve()
+        claim_run_dir(run_dir, resume=resume, force_unlock=force_unlock)
+        if owner
+        else Path(run_dir).resolve()
     )
     try:
         config = _run_config(run_dir, gin_files, gin_bindings, data_dir, resume, owner)

@@ -12,6 +12,7 @@ Layout of a run folder:
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import uuid
@@ -25,6 +26,10 @@ OPERATIVE_CONFIG_FILE = "operative_config.gin"
 METRICS_FILE = "metrics.jsonl"
 RESULTS_FILE = "results.json"
 LOCK_FILE = ".lock"
+# torchrun's rendezvous id, the same in every worker of one job.
+TORCHRUN_RUN_ID = "TORCHELASTIC_RUN_ID"
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,24 +52,56 @@ def new_run_dir(root: str | Path) -> Path:
     return Path(root) / f"{stamp}-{uuid.uuid4().hex[:8]}"
 
 
+def default_run_dir(root: str | Path, environ: Mapping[str, str] | None = None) -> Path:
+    """The run folder of a training started without one, agreed by every rank.
+
+    Under torchrun every worker runs the command itself, so a random name would
+    differ between them; the folder is then named after torchrun's rendezvous
+    id (`--rdzv_id`, a fresh uuid with `--standalone` or a single node without
+    `--master_port`). Otherwise it is `new_run_dir(root)`.
+
+    Raises:
+        ValueError: under torchrun with the default rendezvous id "none" (a
+            static rendezvous: several nodes, or `--master_port`), which every
+            such job shares; pass --run_dir or torchrun --rdzv_id.
+    """
+    environ = os.environ if environ is None else environ
+    run_id = environ.get(TORCHRUN_RUN_ID)
+    if run_id is None:
+        return new_run_dir(root)
+    if run_id == "none":
+        raise ValueError(
+            "torchrun without --rdzv_id gives every job the rendezvous id 'none', "
+            "so the ranks cannot derive a run folder of their own: pass --run_dir "
+            "(the same on every node) or torchrun --rdzv_id=<unique job id>"
+        )
+    return Path(root) / f"torchrun-{run_id}"
+
+
 class RunDirInUseError(RuntimeError):
     """Another live training owns the run folder, or it already holds a run."""
 
 
-def claim_run_dir(run_dir: str | Path, *, resume: bool) -> Path:
+def claim_run_dir(
+    run_dir: str | Path, *, resume: bool, force_unlock: bool = False
+) -> Path:
     """Create or reopen `run_dir` for this process, refusing to share it.
 
     A new run needs a missing or empty folder; `resume` needs one that holds a
     previous run. The lock file is created atomically (O_EXCL), so of two
     trainings started at once on one folder exactly one wins. A lock left by a
-    process that no longer runs on this host is taken over.
+    process that no longer runs on this host is taken over. A lock from another
+    host cannot be checked from here and is kept, unless `force_unlock`: the
+    caller states that its owner is gone (for example a container that was
+    recreated under a new host name). A live process on this host keeps its
+    lock even then.
 
     Raises:
         RunDirInUseError: when the folder is in use or its contents do not fit.
     """
     run_dir = Path(run_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
-    _take_lock(run_dir / LOCK_FILE)
+    _take_lock(run_dir / LOCK_FILE, force_unlock=force_unlock)
     holds_run = (run_dir / CONFIG_FILE).exists()
     if holds_run and not resume:
         release_run_dir(run_dir)
@@ -83,17 +120,13 @@ def release_run_dir(run_dir: Path) -> None:
     (run_dir / LOCK_FILE).unlink(missing_ok=True)
 
 
-def _take_lock(lock: Path) -> None:
+def _take_lock(lock: Path, *, force_unlock: bool = False) -> None:
     owner = f"{os.getpid()} {socket.gethostname()}"
     for _ in range(2):
         try:
             descriptor = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
-            if _lock_is_live(lock):
-                raise RunDirInUseError(
-                    f"{lock.parent}: in use by process {lock.read_text().strip()}"
-                ) from None
-            lock.unlink(missing_ok=True)
+            _release_stale(lock, force_unlock)
             continue
         with os.fdopen(descriptor, "w") as handle:
             handle.write(owner)
@@ -101,20 +134,46 @@ def _take_lock(lock: Path) -> None:
     raise RunDirInUseError(f"{lock.parent}: could not take {lock}")
 
 
-def _lock_is_live(lock: Path) -> bool:
+def _release_stale(lock: Path, force_unlock: bool) -> None:
+    """Remove `lock` if its owner is gone (or declared gone); else raise."""
+    state = _lock_state(lock)
+    try:
+        holder = lock.read_text().strip()
+    except OSError:  # removed meanwhile by its owner
+        holder = "?"
+    if state == "live":
+        raise RunDirInUseError(
+            f"{lock.parent}: in use by process {holder} (alive on this host)"
+        )
+    if state == "elsewhere" and not force_unlock:
+        raise RunDirInUseError(
+            f"{lock.parent}: locked by process {holder} on another host, whose "
+            "state cannot be checked from here; if that training is gone (for "
+            "example its container was recreated), pass --force_unlock"
+        )
+    if state == "elsewhere":
+        logger.warning("%s: taking over the lock of %s (--force_unlock)", lock, holder)
+    lock.unlink(missing_ok=True)
+
+
+def _lock_state(lock: Path) -> str:
+    """Whether the lock's owner is "dead", "live" (here) or "elsewhere" (unknown).
+
+    An unreadable lock counts as dead: its writer died before finishing it.
+    """
     try:
         pid_text, host = lock.read_text().split()
     except (OSError, ValueError):
-        return False
+        return "dead"
     if host != socket.gethostname():
-        return True
+        return "elsewhere"
     try:
         os.kill(int(pid_text), 0)
     except ProcessLookupError:
-        return False
+        return "dead"
     except PermissionError:
-        return True
-    return True
+        return "live"
+    return "live"
 
 
 class MetricsLog:
