@@ -112,13 +112,17 @@ def log_checkpoint_model(
 ) -> str:
     """Log a checkpoint as a pyfunc model of `run_id`; return its model id.
 
-    Its URI is `models:/<model id>`.
+    Its URI is `models:/<model id>`. A run logs one such model: when `run_id`
+    already has a READY one (a retried task got that far before), its id is
+    returned; one left PENDING by an attempt that died midway is marked FAILED.
     """
     # Model.log resolves its store from the global tracking URI, and would
     # file the model under the *active* experiment (the Default one, whose
     # artifacts land in ./mlruns), so the model is created in the run's first.
     mlflow.set_tracking_uri(client.tracking_uri)
     experiment_id = client.get_run(run_id).info.experiment_id
+    if (existing := _ready_model_of_run(client, experiment_id, run_id)) is not None:
+        return existing
     logged = client.create_logged_model(
         experiment_id, name=MODEL_NAME_IN_RUN, source_run_id=run_id
     )
@@ -135,3 +139,23 @@ def log_checkpoint_model(
         signature=signature(),
     )
     return info.model_id
+
+
+def _ready_model_of_run(
+    client: MlflowClient, experiment_id: str, run_id: str
+) -> str | None:
+    """The id of `run_id`'s READY checkpoint model; unfinished ones are failed."""
+    from mlflow.entities import LoggedModelStatus
+
+    # The SQL store does not filter on status, so that is checked here.
+    found = client.search_logged_models(
+        [experiment_id],
+        filter_string=f"source_run_id = '{run_id}' AND name = '{MODEL_NAME_IN_RUN}'",
+    )
+    ready = None
+    for model in found:
+        if model.status == LoggedModelStatus.READY and ready is None:
+            ready = model.model_id
+        elif model.status == LoggedModelStatus.PENDING:
+            client.finalize_logged_model(model.model_id, LoggedModelStatus.FAILED)
+    return ready
