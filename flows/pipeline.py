@@ -1,7 +1,8 @@
 """The whole job: preprocess -> train -> evaluate -> register, one MLflow run.
 
-    fingerprint    raw bytes + SQL + parameters -> content hash
-    preprocess     SQL chain into Parquet (cached on the fingerprint)
+    fingerprint    raw bytes + SQL + data-layer code + parameters -> cache key
+    preprocess     SQL chain into Parquet (cached on the fingerprint); the
+                   output's own hash is the dataset champions are compared on
     train          DDP ranks; rank 0 logs into this flow's MLflow run
     log-training   resolved gin config as params, checkpoint, curve plot
     evaluate       full-catalogue test metrics, popularity baseline beside
@@ -38,6 +39,8 @@ from flows.train import (
     runs_root,
     train_model,
 )
+from genrec.tracking.fingerprint import dataset_digest
+from genrec.tracking.registry import DATASET_HASH_TAG
 from genrec.tracking.runs import FAILED, KILLED, end_if_running, tracked_run
 from genrec.tracking.store import tracking_uri
 
@@ -101,13 +104,20 @@ def log_pipeline_params(run_id: str, params: dict[str, Any]) -> None:
 
 
 @task(name="log-dataset", retries=2, retry_delay_seconds=5)
-def log_dataset(run_id: str, data_dir: str, fingerprint: str, cached: bool) -> None:
-    """Tag the run with the dataset hash and cache outcome; log stats.json."""
+def log_dataset(run_id: str, data_dir: str, fingerprint: str, cached: bool) -> str:
+    """Tag the run with the dataset's hashes and cache outcome; log stats.json.
+
+    Returns:
+        The hash of the preprocessed data (`dataset_hash`).
+    """
     client = MlflowClient(tracking_uri())
-    client.set_tag(run_id, "dataset_hash", fingerprint)
+    dataset_hash = dataset_digest(data_dir)
+    client.set_tag(run_id, DATASET_HASH_TAG, dataset_hash)
+    client.set_tag(run_id, "preprocess_key", fingerprint)
     client.set_tag(run_id, "preprocess_cached", str(cached).lower())
     client.set_tag(run_id, "data_dir", data_dir)
     client.log_artifact(run_id, str(Path(data_dir) / "stats.json"), "data")
+    return dataset_hash
 
 
 @flow(
@@ -174,7 +184,7 @@ def pipeline(
 
         fingerprint = fingerprint_dataset(raw_path, parameters)
         data_dir, cached = preprocessed_data_dir(fingerprint, raw_path, parameters)
-        log_dataset(run_id, data_dir, fingerprint, cached)
+        dataset_hash = log_dataset(run_id, data_dir, fingerprint, cached)
 
         trained = train_model.with_options(timeout_seconds=train_timeout_s)(
             data_dir,
@@ -199,7 +209,7 @@ def pipeline(
             run_id,
             trained["checkpoint_path"],
             model_name,
-            fingerprint,
+            dataset_hash,
             metrics["test/ndcg@10"],
         )
 

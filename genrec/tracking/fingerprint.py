@@ -1,13 +1,16 @@
-"""The content hash of a preprocessing job: raw bytes, SQL text, the data
-layer's code and parameters.
+"""Content hashes of a dataset, before and after preprocessing.
 
-It is the cache key of the preprocess task and the `dataset_hash` tag of every
-run and model version. A path is never part of it: the same bytes under
-another name hash the same, and an edited file under the same name does not.
-The Python code that runs the SQL and writes the Parquet is part of it, so a
-fix in the data layer recomputes cached folders; it also means a champion
-trained before such a change is not compared with models trained after it
-(see `genrec.tracking.registry`).
+- `content_fingerprint`: what a preprocessing result depends on (raw bytes, SQL
+  text, the data layer's code, parameters). It is the preprocess task's cache
+  key (the `preprocess_key` tag): a fix in the data layer recomputes cached
+  folders.
+- `dataset_digest`: the preprocessed sequences and item map themselves, i.e. the
+  data a model trains and is evaluated on. It is the `dataset_hash` tag that the
+  registry compares champions on, so a change in the data layer's code that
+  leaves the output alone keeps models comparable.
+
+A path is never part of either: the same bytes under another name hash the
+same, and an edited file under the same name does not.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 _CHUNK_BYTES = 1 << 20
+# The output files that define what a model sees; users.parquet only maps ids
+# back to the original ones, stats.json holds timings.
+DATASET_FILES = ("sequences.parquet", "items.parquet")
 
 
 def file_digest(path: str | Path) -> str:
@@ -62,3 +68,14 @@ def content_fingerprint(
     }
     encoded = json.dumps(manifest, sort_keys=True, default=str).encode()
     return hashlib.sha256(encoded).hexdigest()
+
+
+def dataset_digest(data_dir: str | Path) -> str:
+    """Hash a preprocessed folder's sequences and item map into one hex string.
+
+    The Parquet writer is deterministic (same rows, same bytes, whatever the
+    number of DuckDB threads), so equal digests mean equal training and
+    evaluation data.
+    """
+    manifest = [(name, file_digest(Path(data_dir) / name)) for name in DATASET_FILES]
+    return hashlib.sha256(json.dumps(manifest).encode()).hexdigest()

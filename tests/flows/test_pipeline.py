@@ -13,6 +13,7 @@ from mlflow.tracking import MlflowClient
 
 from flows.pipeline import FLOW_RUN_TAG, pipeline
 from flows.preprocess import preprocess
+from genrec.tracking.fingerprint import dataset_digest
 from genrec.tracking.registry import CHAMPION, DATASET_HASH_TAG
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -76,6 +77,7 @@ def test_pipeline_run_is_tracked_registered_and_cached(
     assert str(champion.version) == first.model_version
     assert champion.run_id == first.mlflow_run_id
     assert champion.tags[DATASET_HASH_TAG] == run.data.tags["dataset_hash"]
+    assert run.data.tags["dataset_hash"] == dataset_digest(first.data_dir)
     logged_model_id = champion.source.removeprefix("models:/")
     model_location = client.get_logged_model(logged_model_id).artifact_location
     assert model_location.startswith(genrec_home.as_uri())

@@ -1,6 +1,9 @@
 from pathlib import Path
 
-from genrec.tracking.fingerprint import content_fingerprint
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from genrec.tracking.fingerprint import content_fingerprint, dataset_digest
 
 
 def _write(path: Path, text: str) -> Path:
@@ -57,3 +60,27 @@ def test_data_layer_code_and_its_version_are_part_of_the_hash(tmp_path):
 
     assert same_in_other_order == base
     assert len({base, other_version, edited}) == 3
+
+
+def _write_dataset(folder: Path, histories: list[list[int]]) -> Path:
+    folder.mkdir(parents=True)
+    sequences = pa.table(
+        {
+            "user_id": pa.array(range(1, len(histories) + 1), pa.int32()),
+            "item_ids": pa.array(histories, pa.list_(pa.int32())),
+        }
+    )
+    pq.write_table(sequences, folder / "sequences.parquet")
+    items = pa.table({"item_id": pa.array([1, 2, 3], pa.int32())})
+    pq.write_table(items, folder / "items.parquet")
+    (folder / "stats.json").write_text(f'{{"where": "{folder}"}}')
+    return folder
+
+
+def test_dataset_digest_follows_the_data_not_the_folder(tmp_path):
+    first = _write_dataset(tmp_path / "a", [[1, 2], [3]])
+    same = _write_dataset(tmp_path / "b", [[1, 2], [3]])
+    reordered = _write_dataset(tmp_path / "c", [[2, 1], [3]])
+
+    assert dataset_digest(first) == dataset_digest(same)
+    assert dataset_digest(first) != dataset_digest(reordered)
