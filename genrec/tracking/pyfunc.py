@@ -59,6 +59,7 @@ class CheckpointRecommender(mlflow.pyfunc.PythonModel):
         import torch
 
         from genrec.modeling.batch import SequenceBatch
+        from genrec.modeling.retrieval import ExcludedItems
 
         k = int((params or {}).get("k", DEFAULT_K))
         histories = [[int(i) for i in row] for row in model_input["item_ids"]]
@@ -69,8 +70,18 @@ class CheckpointRecommender(mlflow.pyfunc.PythonModel):
         batch = SequenceBatch.from_sequences(
             histories, timestamps, max_length=self.max_length, supervise=False
         )
+        # The whole history is excluded, also the part older than the window.
+        seen = ExcludedItems(
+            user_index=torch.repeat_interleave(
+                torch.arange(len(histories)),
+                torch.tensor([len(history) for history in histories]),
+            ),
+            item_ids=torch.tensor([i for history in histories for i in history]),
+        )
         with torch.no_grad():
-            scores, item_ids = self.model.top_k(batch, k, exclude_history=True)
+            scores, item_ids = self.model.top_k(
+                batch, k, exclude_history=False, also_excluded=seen
+            )
         return pd.DataFrame(
             {"item_ids": item_ids.tolist(), "scores": scores.float().tolist()}
         )

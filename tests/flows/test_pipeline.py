@@ -119,6 +119,17 @@ def test_registered_champion_recommends_unseen_items(tiny_pipeline_arguments):
     assert not set(items) & set(history)
     assert all(1 <= item <= model.unwrap_python_model().num_items for item in items)
 
+    # A history longer than the model's window: its older items are excluded
+    # too, so asking for every remaining item returns exactly the unseen ones.
+    recommender = model.unwrap_python_model()
+    catalogue = set(range(1, recommender.num_items + 1))
+    long_history = list(range(1, recommender.max_length + 6))
+    unseen = len(catalogue) - len(long_history)
+    recommended = model.predict(
+        pd.DataFrame({"item_ids": [long_history]}), params={"k": unseen}
+    )
+    assert set(recommended["item_ids"][0]) == catalogue - set(long_history)
+
 
 def test_edited_raw_row_recomputes_and_unchanged_is_cached(tiny_raw_file):
     raw_file = tiny_raw_file
