@@ -5,8 +5,7 @@ Shape legend: B users in the batch, T history elements of all users together.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -64,19 +63,26 @@ class SequenceBatch:
         self, device: torch.device | str, non_blocking: bool = True
     ) -> SequenceBatch:
         """Return a copy with every tensor moved to ``device``."""
-        moved = {
-            field.name: _move(getattr(self, field.name), device, non_blocking)
-            for field in dataclasses.fields(self)
-        }
-        return SequenceBatch(**moved)
+        return self._map_tensors(
+            lambda tensor: tensor.to(device, non_blocking=non_blocking)
+        )
 
     def pin_memory(self) -> SequenceBatch:
         """Return a copy with every tensor in page-locked memory (for DataLoader)."""
-        pinned = {
-            field.name: _pin(getattr(self, field.name))
-            for field in dataclasses.fields(self)
-        }
-        return SequenceBatch(**pinned)
+        return self._map_tensors(lambda tensor: tensor.pin_memory())
+
+    def _map_tensors(self, fn: Callable[[Tensor], Tensor]) -> SequenceBatch:
+        """Return a copy with ``fn`` applied to every tensor field (None stays)."""
+        return SequenceBatch(
+            user_ids=fn(self.user_ids),
+            item_ids=fn(self.item_ids),
+            timestamps=fn(self.timestamps),
+            ratings=None if self.ratings is None else fn(self.ratings),
+            offsets=fn(self.offsets),
+            max_length=self.max_length,
+            next_item_ids=fn(self.next_item_ids),
+            target_ids=None if self.target_ids is None else fn(self.target_ids),
+        )
 
     @classmethod
     def from_sequences(
@@ -189,15 +195,3 @@ def _check_ids(item_ids: Sequence[Sequence[int]]) -> None:
 def _flatten(rows: Sequence[Sequence[float]], dtype: torch.dtype) -> Tensor:
     flat = [value for row in rows for value in row]
     return torch.tensor(flat, dtype=dtype)
-
-
-def _move(value: object, device: torch.device | str, non_blocking: bool) -> object:
-    if isinstance(value, Tensor):
-        return value.to(device, non_blocking=non_blocking)
-    return value
-
-
-def _pin(value: object) -> object:
-    if isinstance(value, Tensor):
-        return value.pin_memory()
-    return value

@@ -67,6 +67,8 @@ class CategoricalEmbedding(ItemEmbedding):
     zero, and it never receives a gradient.
     """
 
+    item_to_category: Tensor  # (num_items+1,) int64 buffer, registered in __init__
+
     def __init__(
         self,
         num_items: int,

@@ -178,6 +178,8 @@ def _heads_first(x: Tensor, num_heads: int) -> Tensor:
 class HSTUEncoder(SequenceEncoder):
     """A stack of HSTU blocks with relative position and time biases."""
 
+    time_boundaries: Tensor  # a buffer, registered in __init__
+
     def __init__(
         self,
         embedding_dim: int = 50,

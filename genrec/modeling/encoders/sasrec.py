@@ -25,6 +25,8 @@ H heads, Dh = D / H.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import gin
 import torch
 import torch.nn.functional as F
@@ -34,7 +36,7 @@ from genrec.modeling import jagged
 from genrec.modeling.batch import SequenceBatch
 from genrec.modeling.encoders.base import SequenceEncoder
 
-_ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
+_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"relu": F.relu, "gelu": F.gelu}
 NORM_PLACEMENTS = ("original", "pre_norm")
 
 

@@ -23,20 +23,15 @@ class _GatheredTableProduct(torch.autograd.Function):
     saves the allocation and its page faults on CPU. Inputs are float32.
     """
 
-    # torch declares forward/backward as (ctx, *args, **kwargs); these narrow it.
     @staticmethod
-    def forward(  # type: ignore[override]
-        ctx: Any, queries: Tensor, table: Tensor, ids: Tensor
-    ) -> Tensor:
+    def forward(ctx: Any, queries: Tensor, table: Tensor, ids: Tensor) -> Tensor:
         scores = queries @ table.transpose(0, 1)  # (Q, I+1)
         ctx.save_for_backward(queries, table, ids, scores)
         return scores.gather(1, ids)  # (Q, K)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(  # type: ignore[override]
-        ctx: Any, grad: Tensor
-    ) -> tuple[Tensor | None, Tensor | None, None]:
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
         queries, table, ids, scores = ctx.saved_tensors
         # Backward never reads the scores, only reuses their storage. Writing
         # through .data leaves the saved tensor's version unchanged, so a
