@@ -289,7 +289,7 @@ def _line_numbers(path: Path, offsets: list[int]) -> dict[int, int]:
         return lines
     newlines, position = 0, 0
     pending = iter(sorted(set(offsets)))
-    target = next(pending)
+    target: int | None = next(pending)
     with path.open("rb") as handle:
         while True:
             chunk = handle.read(READ_CHUNK_BYTES)

@@ -142,7 +142,7 @@ def _settings(
     on_bad_rows: str,
 ) -> dict[str, Any]:
     """Fill unset choices from the dataset's preset and check them."""
-    settings = {
+    settings: dict[str, Any] = {
         "filter_mode": spec.filter_mode if filter_mode is None else filter_mode,
         "min_presence": spec.min_presence if min_presence is None else min_presence,
         "dedup": spec.dedup if dedup is None else dedup,
@@ -344,13 +344,7 @@ def _filter(
     """Apply the presence filter; return the counts before it and after each pass."""
     mode, k = settings["filter_mode"], {"min_presence": int(settings["min_presence"])}
     if mode == "single_pass":
-        before, *passes = [
-            {"interactions": interactions, "users": users, "items": items}
-            for interactions, users, items in runner.run(
-                "04_filter_single_pass", k
-            ).fetchall()
-        ]
-        return before, passes
+        return _filter_single_pass(runner, k)
     before = _counts(runner)
     passes: list[dict[str, int]] = []
     if mode == "k_core":
@@ -362,6 +356,19 @@ def _filter(
             if passes[-1]["interactions"] in (previous, 0):
                 break
             previous = passes[-1]["interactions"]
+    return before, passes
+
+
+def _filter_single_pass(
+    runner: SqlRunner, k: dict[str, int]
+) -> tuple[dict[str, int], list[dict[str, int]]]:
+    """Run the single-pass filter; return the counts before it and after each pass."""
+    before, *passes = [
+        {"interactions": interactions, "users": users, "items": items}
+        for interactions, users, items in runner.run(
+            "04_filter_single_pass", k
+        ).fetchall()
+    ]
     return before, passes
 
 
@@ -379,5 +386,7 @@ def _features(runner: SqlRunner, spec: DatasetSpec, files: list[Path]) -> None:
 
 def _counts(runner: SqlRunner) -> dict[str, int]:
     """Return the interactions, users and items of the current `events`."""
-    interactions, users, items = runner.connection.execute(COUNT_QUERY).fetchone()
+    row = runner.connection.execute(COUNT_QUERY).fetchone()
+    assert row is not None  # an ungrouped aggregate returns exactly one row
+    interactions, users, items = row
     return {"interactions": interactions, "users": users, "items": items}
