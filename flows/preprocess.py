@@ -123,21 +123,16 @@ def preprocessed_data_dir(
     A cache entry whose folder was deleted since, or lacks any of
     `OUTPUT_FILES`, is recomputed rather than returned.
     """
-    arguments = dict(
-        fingerprint=fingerprint,
-        raw_path=raw_path,
-        parameters=parameters,
-        output_root=str(datasets_root()),
-        threads=threads,
-    )
-    state = preprocess_dataset(**arguments, return_state=True)
+    # Positional, in `preprocess_dataset`'s order; Prefect binds them to names.
+    arguments = (fingerprint, raw_path, parameters, str(datasets_root()), threads)
+    state = preprocess_dataset(*arguments, return_state=True)
     data_dir = state.result()
     cache_hit = state.name == "Cached"
     if cache_hit and not is_complete(Path(data_dir)):
         # The folder is this cache's own, so what is left of it goes: the data
         # layer refuses to overwrite a folder that lacks its stats.json.
         shutil.rmtree(data_dir, ignore_errors=True)
-        data_dir = preprocess_dataset.with_options(refresh_cache=True)(**arguments)
+        data_dir = preprocess_dataset.with_options(refresh_cache=True)(*arguments)
         cache_hit = False
     return data_dir, cache_hit
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import matplotlib
@@ -17,7 +18,7 @@ from genrec.tracking.metrics import Record, metric_series  # noqa: E402
 _AT_K = re.compile(r"@\d+$")
 
 
-def plot_metric_curves(records: list[Record], path: str | Path) -> Path:
+def plot_metric_curves(records: Iterable[Record], path: str | Path) -> Path:
     """Draw one panel per metric family (`train/loss`, `eval/ndcg`, ...) vs step.
 
     Metrics that differ only by their cut-off (`eval/hr@10`, `eval/hr@50`)

@@ -19,6 +19,7 @@ from typing import Any
 import mlflow
 import mlflow.pyfunc
 from mlflow.models import Model, ModelSignature
+from mlflow.pyfunc import PythonModel
 from mlflow.tracking import MlflowClient
 from mlflow.types.schema import Array, ColSpec, ParamSchema, ParamSpec, Schema
 
@@ -31,7 +32,8 @@ DEFAULT_K = 10
 _REQUIREMENTS = ("torch", "gin-config", "numpy", "pandas", "pyarrow", "mlflow")
 
 
-class CheckpointRecommender(mlflow.pyfunc.PythonModel):
+# PythonModel by name: mypy types `mlflow.pyfunc` as the LazyLoader mlflow binds.
+class CheckpointRecommender(PythonModel):
     """Recommend the next items for chronological histories of dense item ids."""
 
     def load_context(self, context: Any) -> None:

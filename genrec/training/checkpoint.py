@@ -44,7 +44,10 @@ class TrainingState:
 
 def rng_states() -> dict[str, Any]:
     """Capture Python, numpy and torch (CPU and CUDA) RNG states as plain data."""
-    name, key, position, has_gauss, cached_gauss = np.random.get_state()
+    state = np.random.get_state(legacy=True)
+    # The global generator is MT19937, whose legacy state is always the tuple.
+    assert isinstance(state, tuple)
+    name, key, position, has_gauss, cached_gauss = state
     states: dict[str, Any] = {
         "python": random.getstate(),
         "numpy": (name, key.tolist(), position, has_gauss, cached_gauss),

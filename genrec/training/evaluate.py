@@ -16,6 +16,7 @@ import torch
 
 from genrec.distributed import DistContext, all_reduce_sums, launch
 from genrec.modeling.metrics import metric_sums
+from genrec.modeling.model import RetrievalModel
 from genrec.modeling.retrieval import ExcludedItems
 from genrec.training.dataset import SequenceDataset
 from genrec.training.sampler import shard_rows
@@ -27,7 +28,7 @@ USERS_KEY = "users"
 
 @gin.configurable(denylist=["model", "dataset", "split", "ctx"])
 def evaluate_split(
-    model: torch.nn.Module,
+    model: RetrievalModel,
     dataset: SequenceDataset,
     split: str,
     ctx: DistContext,

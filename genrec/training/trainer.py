@@ -230,7 +230,7 @@ class TrainingRun:
     def _log_training(self, totals: dict[str, float], progress: tqdm) -> None:
         loss = totals["loss_sum"] / max(totals["steps"], 1.0)
         seq_per_s = totals["sequences"] / max(totals["seconds"], 1e-9)
-        learning_rate = self.scheduler.get_last_lr()[0]
+        learning_rate = float(self.scheduler.get_last_lr()[0])
         record = {
             "step": self.state.step,
             "epoch": self.state.epoch,
