@@ -40,8 +40,16 @@ def ensure_venv() -> Path:
         return _python()
     print(f"[dev] installing genrec[{extras}] into {VENV} (a few minutes)", flush=True)
     subprocess.run(
-        [str(_python()), "-m", "pip", "install", "--disable-pip-version-check",
-         "-q", "-e", f"{ROOT}[{extras}]"],
+        [
+            str(_python()),
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "-q",
+            "-e",
+            f"{ROOT}[{extras}]",
+        ],
         check=True,
     )
     STAMP.write_text(_wanted_stamp(extras))
