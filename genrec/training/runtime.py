@@ -16,12 +16,12 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def configure_numerics(device: torch.device) -> None:
-    """Allow TF32 matmuls on GPU; keep anomaly detection off (it is slow)."""
+def configure_numerics(device: torch.device, *, allow_tf32: bool = True) -> None:
+    """Set TF32 on GPU as asked; keep anomaly detection off (it is slow)."""
     torch.autograd.set_detect_anomaly(False)
     if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cuda.matmul.allow_tf32 = allow_tf32
+        torch.backends.cudnn.allow_tf32 = allow_tf32
         torch.cuda.set_device(device)
 
 

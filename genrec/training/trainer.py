@@ -70,6 +70,8 @@ class Trainer:
         seed: seeds initialization and every step's randomness.
         selection_metric: the evaluation metric that selects the best checkpoint.
         bf16: autocast the training forward pass to bfloat16 on GPU.
+        tf32: let float32 matmuls and convolutions use TF32 on GPU (Ampere or
+            newer): faster, with a 10-bit mantissa in the products.
         max_grad_norm: clip the global gradient norm to this (None: no clipping).
     """
 
@@ -88,6 +90,7 @@ class Trainer:
         seed: int = 42,
         selection_metric: str = "ndcg@10",
         bf16: bool = True,
+        tf32: bool = True,
         max_grad_norm: float | None = None,
     ) -> None:
         self.model_factory = model
@@ -102,6 +105,7 @@ class Trainer:
         self.seed = seed
         self.selection_metric = selection_metric
         self.bf16 = bf16
+        self.tf32 = tf32
         self.max_grad_norm = max_grad_norm
 
     def fit(self, ctx: DistContext, paths: RunPaths) -> dict[str, float]:
@@ -120,7 +124,7 @@ class TrainingRun:
         self.trainer = trainer
         self.ctx = ctx
         self.paths = paths
-        configure_numerics(ctx.device)
+        configure_numerics(ctx.device, allow_tf32=self.trainer.tf32)
         self.dataset = trainer.dataset_factory(paths.data_dir)
         self.protocol = self.dataset.protocol
 
