@@ -17,12 +17,20 @@ with typed as (
 ),
 
 checked as (
-    -- Integers beyond 2^53 are not exact as DOUBLE (nor plausible epoch seconds).
+    -- An id is empty when trim() leaves nothing. trim() removes only spaces and
+    -- other Unicode space separators, so an id whose first byte lies between '!'
+    -- and 0x7f is not empty: comparing bytes first spares trim() on almost every
+    -- id. Integers beyond 2^53 are not exact as DOUBLE (nor plausible epoch
+    -- seconds).
     select
         *,
         case
-            when coalesce(trim(user_key), '') = '' then 'user'
-            when coalesce(trim(item_key), '') = '' then 'item'
+            when user_key is null
+                or ((user_key < '!' or user_key >= chr(128)) and trim(user_key) = '')
+                then 'user'
+            when item_key is null
+                or ((item_key < '!' or item_key >= chr(128)) and trim(item_key) = '')
+                then 'item'
             when not coalesce(isfinite(rating), false) then 'rating'
             when not coalesce(isfinite(ts), false)
                 or ts <> trunc(ts)

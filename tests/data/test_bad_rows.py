@@ -150,3 +150,26 @@ def test_refuses_to_replace_a_folder_that_is_not_an_output(tmp_path):
     with pytest.raises(FileExistsError, match="not a genrec data folder"):
         run_preprocess("ml-latest-small", tmp_path / "out", path)
     assert (tmp_path / "out" / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    ("user_id", "is_empty"),
+    [
+        ("\u3000", True),
+        ("\u00a0 \u2003", True),
+        (" \u3000 ", True),
+        ("\u3000x", False),
+        (" x", False),
+        ("\t", False),
+        ("é", False),
+    ],
+)
+def test_an_id_is_empty_when_only_space_separators_remain(tmp_path, user_id, is_empty):
+    # trim() removes spaces and the other Unicode space separators, not tabs.
+    path = _write(tmp_path / "ratings.csv", [HEADER, *GOOD, f"{user_id},13,4.0,104"])
+    stats = run_preprocess(
+        "ml-latest-small", tmp_path / "out", path, on_bad_rows="skip"
+    )
+    assert stats["counts"]["bad_rows"]["count"] == int(is_empty)
+    users = pq.read_table(tmp_path / "out" / "users.parquet")["original_id"]
+    assert (user_id in users.to_pylist()) is not is_empty
