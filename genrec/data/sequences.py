@@ -26,10 +26,12 @@ def write_sequences(
 
     Users are the dense ids 1..num_users, each with at least one interaction, so
     user u's lists are the rows between offsets[u-1] and offsets[u]. The lists
-    reuse the sorted columns' buffers: no per-user Python work.
+    reuse the sorted columns' buffers: no per-user Python work, and only the rows
+    of a user that straddles two of `ordered`'s chunks are copied.
 
     Args:
-      ordered: columns user_id, item_id, rating, ts in the final order.
+      ordered: columns user_id, item_id, rating, ts in the final order, chunked
+        alike (as DuckDB returns them).
       num_users: M, the number of dense user ids.
       path: the Parquet file to write.
       user_features: optional columns (one row per user, by user_id) to append.
@@ -37,25 +39,22 @@ def write_sequences(
     Returns:
       Sequence statistics for stats.json.
     """
-    ordered = ordered.combine_chunks()
-    user_ids = ordered["user_id"].to_numpy()  # (T,) int32, sorted
-    lengths = np.bincount(user_ids, minlength=num_users + 1)[1:]  # (M,)
-    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]), type=pa.int32())
-
-    def as_lists(name: str, value_type: pa.DataType) -> pa.Array:
-        values = (
-            ordered[name].chunk(0).cast(value_type)
-            if ordered.num_rows
-            else (pa.array([], type=value_type))
-        )
-        return pa.ListArray.from_arrays(offsets, values)
+    user_chunks = [chunk.to_numpy() for chunk in ordered["user_id"].chunks]
+    lengths = np.zeros(num_users + 1, dtype=np.int64)  # (M + 1,), 0 is padding
+    for user_ids in user_chunks:  # each (rows,) int32, sorted
+        if len(user_ids):
+            first = user_ids[0]
+            lengths[first : user_ids[-1] + 1] += np.bincount(user_ids - first)
+    lengths = lengths[1:]  # (M,)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])  # (M + 1,)
+    runs = _single_chunk_runs(offsets, [len(chunk) for chunk in user_chunks])
 
     table = pa.Table.from_arrays(
         [
             pa.array(np.arange(1, num_users + 1, dtype=np.int32)),
-            as_lists("item_id", pa.int32()),
-            as_lists("rating", pa.float32()),
-            as_lists("ts", pa.int64()),
+            _lists(ordered["item_id"].cast(pa.int32()), offsets, runs),
+            _lists(ordered["rating"].cast(pa.float32()), offsets, runs),
+            _lists(ordered["ts"].cast(pa.int64()), offsets, runs),
         ],
         schema=SEQUENCE_SCHEMA,
     )
@@ -64,16 +63,74 @@ def write_sequences(
             if name not in {"user_id", "original_id"}:
                 table = table.append_column(name, user_features[name])
     pq.write_table(table, path)
-    return _sequence_stats(lengths, user_ids, ordered["ts"].to_numpy())
+    ts_chunks = [chunk.to_numpy() for chunk in ordered["ts"].chunks]
+    return _sequence_stats(lengths, user_chunks, ts_chunks)
 
 
-def _sequence_stats(lengths: np.ndarray, user_ids: np.ndarray, ts: np.ndarray) -> dict:
-    """Length summary and equal-timestamp groups (same user, same second, >1 event)."""
-    same_as_previous = np.zeros(len(ts), dtype=bool)
-    same_as_previous[1:] = (user_ids[1:] == user_ids[:-1]) & (ts[1:] == ts[:-1])
-    group_starts = same_as_previous[1:] & ~same_as_previous[:-1]
-    tied_groups = int(group_starts.sum())
-    tied_interactions = int(same_as_previous.sum()) + tied_groups
+def _single_chunk_runs(
+    offsets: np.ndarray, chunk_rows: list[int]
+) -> list[tuple[int, int]]:
+    """Split the users 0..M-1 into runs [a, b) that each end in one chunk.
+
+    Every user is placed in the chunk where its rows end. Of the users ending in
+    a chunk, only the first can have begun in an earlier chunk: it becomes a run
+    of its own, whose rows `_lists` joins; the others lie inside the chunk.
+    """
+    runs = []
+    user, chunk_start = 0, 0
+    for rows in chunk_rows:
+        chunk_end = chunk_start + rows
+        # Users 0..end-1 end at or before this chunk's end.
+        end = int(np.searchsorted(offsets, chunk_end, side="right")) - 1
+        if end > user and offsets[user] < chunk_start:
+            runs.append((user, user + 1))
+            user += 1
+        if end > user:
+            runs.append((user, end))
+            user = end
+        chunk_start = chunk_end
+    return runs
+
+
+def _lists(
+    values: pa.ChunkedArray, offsets: np.ndarray, runs: list[tuple[int, int]]
+) -> pa.ChunkedArray:
+    """One list per user: a list array per run, on a slice of `values`' chunks."""
+    pieces = []
+    for first, end in runs:
+        start = int(offsets[first])
+        sliced = values.slice(start, int(offsets[end]) - start)
+        run_values = [chunk for chunk in sliced.chunks if len(chunk)]
+        pieces.append(
+            pa.ListArray.from_arrays(
+                pa.array(offsets[first : end + 1] - start, type=pa.int32()),
+                run_values[0] if len(run_values) == 1 else pa.concat_arrays(run_values),
+            )
+        )
+    return pa.chunked_array(pieces, type=pa.list_(values.type))
+
+
+def _sequence_stats(
+    lengths: np.ndarray, user_chunks: list[np.ndarray], ts_chunks: list[np.ndarray]
+) -> dict:
+    """Length summary and equal-timestamp groups (same user, same second, >1 event).
+
+    A row is tied when it has the previous row's user and second; a group starts
+    at a tied row whose previous row is not tied. The previous row of a chunk's
+    first row is the last row of the chunk before.
+    """
+    tied_groups = tied_rows = 0
+    last_user, last_ts, last_tied = -1, 0, False
+    for user_ids, ts in zip(user_chunks, ts_chunks, strict=True):
+        if not len(ts):
+            continue
+        tied = np.empty(len(ts), dtype=bool)
+        tied[0] = user_ids[0] == last_user and ts[0] == last_ts
+        tied[1:] = (user_ids[1:] == user_ids[:-1]) & (ts[1:] == ts[:-1])
+        tied_groups += int(tied[0] and not last_tied)
+        tied_groups += int((tied[1:] & ~tied[:-1]).sum())
+        tied_rows += int(tied.sum())
+        last_user, last_ts, last_tied = user_ids[-1], ts[-1], bool(tied[-1])
     return {
         "sequence_length": {
             "min": int(lengths.min()),
@@ -82,5 +139,5 @@ def _sequence_stats(lengths: np.ndarray, user_ids: np.ndarray, ts: np.ndarray) -
             "max": int(lengths.max()),
         },
         "equal_timestamp_groups": tied_groups,
-        "interactions_in_equal_timestamp_groups": tied_interactions,
+        "interactions_in_equal_timestamp_groups": tied_rows + tied_groups,
     }
