@@ -2,11 +2,11 @@
 
 A row is bad in one of two ways. DuckDB cannot parse it (wrong field count, a
 rating or timestamp that is not a number): the line goes to DuckDB's reject table
-with its byte offset. Or it parses but step 1 flags one of its values in the
-`bad_field` column: an empty id, an empty or non-finite rating, an empty or
-fractional timestamp. Messages name the place the way a person finds it: the
-file's 1-based line and the field by number and role for CSV, the 1-based row and
-the column by name and role for Parquet.
+with its byte offset. Or it parses but one of its values is unusable, and step 1
+lists it in the view `flagged_rows`: an empty id, an empty or non-finite rating,
+an empty or fractional timestamp. Messages name the place the way a person finds
+it: the file's 1-based line and the field by number and role for CSV, the 1-based
+row and the column by name and role for Parquet.
 """
 
 from __future__ import annotations
@@ -51,15 +51,13 @@ from reject_errors
 """
 FLAGGED_QUERY = """
 select rowid, bad_field
-from loaded_events
-where bad_field is not null
+from flagged_rows
 order by rowid
 limit $limit
 """
 FLAGGED_COUNT_QUERY = """
 select count(*)
-from loaded_events
-where bad_field is not null
+from flagged_rows
 """
 SIDE_FILE_REJECTS_QUERY = """
 select line_byte_position, column_idx, column_name, error_type, error_message
