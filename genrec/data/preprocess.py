@@ -55,10 +55,24 @@ from events
 """
 # Two distinct ids with one 64-bit hash would merge; step 5 lists each
 # distinct id once with its hash, so a repeated (kind, hash) proves a collision.
-# Counting is cheap; the colliding strings are looked up only when there is one.
+# When the load dropped no row, the loaded events hold exactly step 5's ids, and
+# the filter has already counted their distinct hashes: comparing the numbers of
+# strings and of hashes suffices. The colliding strings are looked up only when
+# there is a collision.
+ORIGINAL_ID_COUNTS_QUERY = """
+select count(*) filter (where is_user), count(*) filter (where not is_user)
+from original_ids
+"""
 REPEATED_HASHES_QUERY = """
 select count(*) - count(distinct (is_user, key_hash))
 from original_ids
+"""
+# user_map's own columns; any other is a user feature (steps 7 and 8).
+MAP_COLUMNS = {"user_id", "user_hash", "original_id"}
+USER_FEATURES_QUERY = """
+select * exclude (user_id, user_hash, original_id)
+from user_map
+order by user_id
 """
 COLLISION_QUERY = """
 select min(original_id), max(original_id)
@@ -204,7 +218,9 @@ def _run_steps(
             f"k={settings['min_presence']}) removed every interaction"
         )
 
-    _original_ids(runner, files[0], layout)
+    # Without bad rows, the loaded events hold every id that step 5 finds.
+    loaded_ids = None if counts["bad_rows"]["count"] else counts["loaded"]
+    _original_ids(runner, files[0], layout, loaded_ids)
     runner.run("06_categorize")
     _features(runner, spec, files)
     ordered = runner.arrow("11_order_events", batch_rows=BATCH_ROWS)
@@ -226,14 +242,12 @@ def _run_steps(
             "users_path": str(staging / "users.parquet"),
         },
     )
-    user_features = pq.read_table(staging / "users.parquet")
-    has_features = len(user_features.column_names) > 2
     start = time.perf_counter()
     sequence_stats = write_sequences(
         ordered,
         final["users"],
         staging / "sequences.parquet",
-        user_features if has_features else None,
+        _user_features(runner),
     )
     runner.seconds["write_sequences"] = time.perf_counter() - start
     counts = {key: counts[key] for key in COUNT_ORDER if key in counts}
@@ -295,14 +309,30 @@ def _csv_params(path: Path, layout: RatingsLayout) -> dict[str, Any]:
     }
 
 
-def _original_ids(runner: SqlRunner, path: Path, layout: RatingsLayout | None) -> None:
-    """Run step 5 and stop if two distinct ids share a hash."""
+def _original_ids(
+    runner: SqlRunner,
+    path: Path,
+    layout: RatingsLayout | None,
+    loaded: dict[str, int] | None,
+) -> None:
+    """Run step 5 and stop if two distinct ids share a hash.
+
+    Args:
+      loaded: the distinct users and items of the loaded events when the load
+        dropped no row; None makes the check count distinct hashes itself.
+    """
     if layout is None:
         runner.run("05_original_ids_parquet")
         runner.connection.unregister("source_rows")
     else:
         runner.run("05_original_ids_csv", _csv_params(path, layout))
-    if runner.scalar(REPEATED_HASHES_QUERY):
+    if loaded is None:
+        repeated = runner.scalar(REPEATED_HASHES_QUERY)
+    else:
+        row = runner.connection.execute(ORIGINAL_ID_COUNTS_QUERY).fetchone()
+        assert row is not None  # an ungrouped aggregate returns exactly one row
+        repeated = row[0] - loaded["users"] + row[1] - loaded["items"]
+    if repeated:
         collision = runner.connection.execute(COLLISION_QUERY).fetchone()
         assert collision is not None  # the count above found a repeated hash
         raise ValueError(
@@ -386,6 +416,14 @@ def _features(runner: SqlRunner, spec: DatasetSpec, files: list[Path]) -> None:
         runner.run(parse_step, params)
         check_side_file(runner.connection, present[side.name])
         runner.run(code_step)
+
+
+def _user_features(runner: SqlRunner) -> pa.Table | None:
+    """Return step 8's user feature columns in user_id order; None without any."""
+    columns = runner.connection.table("user_map").columns
+    if not set(columns) - MAP_COLUMNS:
+        return None
+    return runner.connection.sql(USER_FEATURES_QUERY).to_arrow_table()
 
 
 def _counts(runner: SqlRunner) -> dict[str, int]:

@@ -34,7 +34,8 @@ def write_sequences(
         alike (as DuckDB returns them).
       num_users: M, the number of dense user ids.
       path: the Parquet file to write.
-      user_features: optional columns (one row per user, by user_id) to append.
+      user_features: optional feature columns to append, one row per user in
+        user_id order.
 
     Returns:
       Sequence statistics for stats.json.
@@ -60,8 +61,7 @@ def write_sequences(
     )
     if user_features is not None:
         for name in user_features.column_names:
-            if name not in {"user_id", "original_id"}:
-                table = table.append_column(name, user_features[name])
+            table = table.append_column(name, user_features[name])
     pq.write_table(table, path)
     ts_chunks = [chunk.to_numpy() for chunk in ordered["ts"].chunks]
     return _sequence_stats(lengths, user_chunks, ts_chunks)

@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from genrec.data import sql_files
-from genrec.data.preprocess import run_preprocess
+from genrec.data.datasets import RatingsLayout
+from genrec.data.preprocess import _original_ids, run_preprocess
 from genrec.data.sql_runner import SqlRunner, SqlStepError
 
 
@@ -112,3 +113,18 @@ def test_a_select_steps_time_includes_fetching_its_rows(tmp_path):
     wall_s = time.perf_counter() - start
     assert table.num_rows == 1
     assert runner.seconds["01_heavy"] > 0.8 * wall_s
+
+
+@pytest.mark.parametrize("loaded", [None, {"users": 1, "items": 1}])
+def test_two_ids_sharing_a_hash_stop_the_run(tmp_path, loaded):
+    # A stand-in step 5 lists two user ids with one hash; with `loaded`, the check
+    # compares them with the filter's count of distinct hashes, else counts itself.
+    (tmp_path / "05_original_ids_csv.sql").write_text(
+        "create table original_ids as\n"
+        "select * from (values (true, 'u1', 7::ubigint), (true, 'u2', 7::ubigint),\n"
+        "    (false, 'i1', 8::ubigint)) as ids(is_user, original_id, key_hash);\n"
+    )
+    runner = SqlRunner(duckdb.connect(), sql_dir=tmp_path)
+    layout = RatingsLayout(("user", "item", "rating", "ts"))
+    with pytest.raises(ValueError, match="ids 'u1' and 'u2' share a 64-bit hash"):
+        _original_ids(runner, tmp_path / "ratings.csv", layout, loaded)
