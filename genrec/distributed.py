@@ -28,6 +28,7 @@ import datetime
 import functools
 import hashlib
 import logging
+import multiprocessing.util
 import os
 import pickle
 import re
@@ -590,6 +591,11 @@ def _exit_without_teardown() -> None:
     "terminate called without an active exception") about once in 60 two-rank
     CPU launches, failing a job whose work was complete.
     """
+    # multiprocessing's own exit step (what a child runs after its target
+    # returns): it unlinks the semaphores this process made (tqdm's lock among
+    # them), which would otherwise be reported as leaked. Python-level only; it
+    # is private, hence missing from the type stubs.
+    multiprocessing.util._exit_function()  # type: ignore[attr-defined]
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):

@@ -102,6 +102,9 @@ def test_two_trainings_started_together_do_not_collide(planted, tmp_path):
     second = _genrec(*args, home=tmp_path)
     outputs = [process.communicate(timeout=300) for process in (first, second)]
     assert [p.returncode for p in (first, second)] == [0, 0], outputs
+    # Finished ranks leave without interpreter teardown, but still clean up
+    # what multiprocessing made for them.
+    assert not [err for _, err in outputs if "leaked semaphore" in err]
     results = [json.loads(stdout) for stdout, _ in outputs]
     run_dirs = {result["run_dir"] for result in results}
     assert len(run_dirs) == 2
