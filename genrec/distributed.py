@@ -24,6 +24,7 @@ per node (`world_size` argument), world_size (in DistContext) = nnodes * nprocs.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime
 import functools
 import hashlib
@@ -32,15 +33,18 @@ import multiprocessing.util
 import os
 import pickle
 import re
+import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any, ParamSpec, TypeVar
 
 import torch
@@ -64,6 +68,7 @@ _TERMINATE_GRACE_S = 1.0
 # How often the launcher wakes while waiting for its ranks, so that an exception
 # raised into its thread (a flow's time-out or cancellation) is seen promptly.
 _JOIN_POLL_S = 1.0
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 _PORT_IN_USE = re.compile(r"EADDRINUSE|address already in use", re.IGNORECASE)
 _TIMED_OUT = re.compile(r"timed out|timeout", re.IGNORECASE)
 
@@ -156,6 +161,7 @@ class _JobSpec:
     timeout_s: float
     exchange_dir: str
     log_level: int
+    launcher_pid: int
 
     @property
     def world_size(self) -> int:
@@ -444,6 +450,7 @@ def _spawn(
             timeout_s=timeout_s,
             exchange_dir=exchange_dir,
             log_level=logging.getLogger().getEffectiveLevel(),
+            launcher_pid=os.getpid(),
         )
         logger.info(
             "launching %d rank(s) on node %d/%d via %s (%s, timeout %.0f s)",
@@ -477,21 +484,66 @@ def _check_picklable(spec: _JobSpec) -> None:
 def _join(context: mp.ProcessContext, spec: _JobSpec) -> None:
     """Wait for all ranks; on the first failure stop the rest and raise its error."""
     try:
-        while not context.join(timeout=_JOIN_POLL_S, grace_period=_TERMINATE_GRACE_S):
-            pass
+        with _ranks_stopped_on_sigterm(context):
+            while not context.join(
+                timeout=_JOIN_POLL_S, grace_period=_TERMINATE_GRACE_S
+            ):
+                pass
     except mp.ProcessExitedException as exited:
         _raise_first_failure(spec, exited)
     except mp.ProcessRaisedException as raised:
         _raise_first_failure(spec, raised)
     finally:
-        # Reached with live ranks only when the caller was interrupted.
-        for process in context.processes:
-            if process.is_alive():
-                process.terminate()
-                process.join(5.0)
-            if process.is_alive():
-                process.kill()
-                process.join()
+        # Live ranks are left here only when the caller was interrupted.
+        _stop_ranks(context)
+        # torch names an error file per rank and leaves the ones ranks wrote.
+        for path in context.error_files:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+
+@contextlib.contextmanager
+def _ranks_stopped_on_sigterm(context: mp.ProcessContext) -> Iterator[None]:
+    """While waiting, answer SIGTERM by stopping the ranks before anything else.
+
+    The signal reaches only the launcher (a `kill PID`, a runner cancelling a
+    flow run), and the spawned ranks would otherwise train on as orphans. After
+    stopping them, the handler in place before (e.g. Prefect's) runs; without
+    one, SystemExit(143) unwinds the caller's clean-up (run-folder lock, temporary
+    files). Signal handlers can be set from the main thread only; elsewhere the
+    thread's owner is in charge of signals.
+    """
+    previous = signal.getsignal(signal.SIGTERM)
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or previous == signal.SIG_IGN
+    ):
+        yield
+        return
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        logger.warning("SIGTERM: stopping the %d rank(s)", len(context.processes))
+        _stop_ranks(context)
+        if callable(previous):
+            previous(signum, frame)
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_ranks(context: mp.ProcessContext) -> None:
+    """SIGTERM every live rank, then SIGKILL the ones still there after 5 s."""
+    for process in context.processes:
+        if process.is_alive():
+            process.terminate()
+            process.join(5.0)
+        if process.is_alive():
+            process.kill()
+            process.join()
 
 
 def _raise_first_failure(spec: _JobSpec, spawn_error: ProcessException) -> None:
@@ -552,6 +604,7 @@ def _unpickle_exception(data: bytes | None) -> BaseException | None:
 
 def _run_rank(local_rank: int, spec: _JobSpec) -> None:
     """Body of one spawned process: join the group, run fn, report, leave."""
+    _die_with_launcher(spec.launcher_pid)
     rank = spec.node_rank * spec.nprocs + local_rank
     logging.basicConfig(
         level=spec.log_level,
@@ -580,6 +633,25 @@ def _run_rank(local_rank: int, spec: _JobSpec) -> None:
         _write_atomically(exchange_dir / f"failure-{rank}.pkl", pickle.dumps(failure))
         raise
     _exit_without_teardown()
+
+
+def _die_with_launcher(launcher_pid: int) -> None:
+    """Have Linux SIGKILL this rank when its launcher dies, even by SIGKILL.
+
+    A launcher that gets to run stops its ranks itself (`_join`); this covers the
+    one that cannot (killed outright, out of memory). torch's spawn asks for
+    SIGINT instead, which a rank only sees between Python bytecodes and which
+    code may catch, so an orphan could train on. Elsewhere than Linux nothing
+    is set.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
+        logger.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+        return
+    if os.getppid() != launcher_pid:  # It died before the request took effect.
+        os._exit(1)
 
 
 def _exit_without_teardown() -> None:

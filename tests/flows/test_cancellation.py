@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from mlflow.tracking import MlflowClient
 from prefect.client.orchestration import get_client
@@ -92,9 +93,16 @@ def test_sigterm_during_training_leaves_the_mlflow_run_killed(
             assert process.poll() is None, log.read_text()[-3000:]
             assert time.monotonic() < deadline, "training never started"
             time.sleep(1.0)
+        ranks = [
+            child
+            for child in psutil.Process(process.pid).children(recursive=True)
+            if "spawn_main" in " ".join(child.cmdline())
+        ]
         # What a Prefect runner sends to a flow run's process to cancel it.
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=120)
+        _, alive = psutil.wait_procs(ranks, timeout=15)
+        assert ranks and not alive, "training ranks outlived the cancelled flow"
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -11,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 import torch
 import torch.distributed as dist
@@ -111,6 +113,60 @@ def test_two_trainings_started_together_do_not_collide(planted, tmp_path):
     assert all(Path(d).parent == tmp_path / "runs" for d in run_dirs)
     # Same config and seed in separate folders: the same result.
     assert results[0]["metrics"] == results[1]["metrics"]
+
+
+def _training_ranks(planted: Path, tmp_path: Path) -> tuple[subprocess.Popen, list]:
+    """Start a long two-rank `genrec train`; return it once its ranks train."""
+    run_dir = tmp_path / "run"
+    launcher = _genrec(
+        "train",
+        f"--gin_config_file={TINY_CONFIG}",
+        f"--data_dir={planted}",
+        f"--run_dir={run_dir}",
+        "--world_size=2",
+        "--gin_bindings=Trainer.num_epochs = 1000",
+        "--gin_bindings=Trainer.log_every_steps = 1",
+        home=tmp_path,
+    )
+    deadline = time.monotonic() + 120
+    while not (run_dir / "metrics.jsonl").exists():
+        assert launcher.poll() is None, launcher.communicate()
+        assert time.monotonic() < deadline, "training never started"
+        time.sleep(0.1)
+    children = psutil.Process(launcher.pid).children(recursive=True)
+    ranks = [child for child in children if "spawn_main" in " ".join(child.cmdline())]
+    assert len(ranks) == 2, [child.cmdline() for child in children]
+    return launcher, ranks
+
+
+def test_sigterm_to_the_launcher_stops_its_ranks_and_frees_the_run_folder(
+    planted, tmp_path
+):
+    launcher, ranks = _training_ranks(planted, tmp_path)
+    try:
+        os.kill(launcher.pid, signal.SIGTERM)  # the launcher alone, as `kill PID`
+        launcher.communicate(timeout=60)
+        _, alive = psutil.wait_procs(ranks, timeout=15)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(launcher.pid, signal.SIGKILL)
+
+    assert launcher.returncode == 128 + signal.SIGTERM
+    assert not alive, "ranks outlived their launcher"
+    assert not (tmp_path / "run" / ".lock").exists()
+
+
+def test_a_launcher_killed_outright_takes_its_ranks_along(planted, tmp_path):
+    launcher, ranks = _training_ranks(planted, tmp_path)
+    try:
+        os.kill(launcher.pid, signal.SIGKILL)
+        launcher.communicate(timeout=60)
+        _, alive = psutil.wait_procs(ranks, timeout=15)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(launcher.pid, signal.SIGKILL)
+
+    assert not alive, "ranks outlived their launcher"
 
 
 def test_killed_mid_epoch_and_resumed_ends_like_an_uninterrupted_run(planted, tmp_path):
