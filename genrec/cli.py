@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from absl import app
+from absl import app, flags
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "preprocess": ("genrec.data.cli", "Raw ratings -> Parquet sequences."),
@@ -38,7 +38,17 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(0 if len(argv) >= 2 and argv[1] in {"-h", "--help"} else 2)
     name = argv[1]
     module = importlib.import_module(SUBCOMMANDS[name][0])
+    _show_own_flags_in_help()
+    # absl's --help opens with the main module's docstring: make it the command's.
+    sys.modules["__main__"].__doc__ = module.__doc__
     app.run(module.main, argv=[f"genrec {name}", *argv[2:]])
+
+
+def _show_own_flags_in_help() -> None:
+    """Make genrec's flags key flags, so `--help` lists them (not only absl's)."""
+    for module_name in flags.FLAGS.flags_by_module_dict():
+        if module_name.split(".")[0] in {"genrec", "flows"}:
+            flags.adopt_module_key_flags(sys.modules[module_name])
 
 
 if __name__ == "__main__":
