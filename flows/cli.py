@@ -8,6 +8,8 @@ server has to be running.
 
 from __future__ import annotations
 
+import sys
+
 from flows.options import define_pipeline_flags, pipeline_kwargs
 
 define_pipeline_flags()
@@ -34,7 +36,7 @@ def summary(result, prefect_at: str) -> str:  # noqa: ANN001 (PipelineResult)
         ndcg = metrics.get(f"{prefix}/ndcg@10", float("nan"))
         return f"HR@10 {hr:.4f}  NDCG@10 {ndcg:.4f}"
 
-    champion = "champion" if result.champion else "not champion"
+    champion = "the champion" if result.champion else "not the champion"
     cache = "from cache" if result.preprocess_cached else "computed"
     return "\n".join(
         [
@@ -43,7 +45,7 @@ def summary(result, prefect_at: str) -> str:  # noqa: ANN001 (PipelineResult)
             f"  model       {pair('test')}",
             f"  popularity  {pair('popularity/test')}",
             f"  registered  {result.model_name} version {result.model_version} "
-            f"({champion}: {result.champion_reason})",
+            f"is {champion} ({result.champion_reason})",
             f"  MLflow run  {result.mlflow_run_id} in experiment "
             f"{result.experiment!r} at {result.tracking_uri}",
             f"  Prefect     flow run {result.flow_run_name!r} ({result.flow_run_id}) "
@@ -59,5 +61,10 @@ def main(argv: list[str]) -> None:
         raise SystemExit(f"unexpected arguments: {' '.join(argv[1:])}")
     from flows.pipeline import pipeline
 
-    result = pipeline(**pipeline_kwargs())
+    try:
+        result = pipeline(**pipeline_kwargs())
+    except Exception as error:
+        # Prefect has logged the tracebacks above; end with the one line to read.
+        print(f"genrec pipeline failed: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
     print(summary(result, prefect_location()))

@@ -25,6 +25,15 @@ from genrec.tracking.fingerprint import content_fingerprint
 _NOT_IN_CACHE_KEY = ["raw_path", "threads"]
 # What a complete output folder holds; a cached folder missing any is redone.
 OUTPUT_FILES = ("sequences.parquet", "items.parquet", "users.parquet", "stats.json")
+# Errors in the input itself (a malformed row, a missing file or column, an
+# empty result) fail the same way again, so only the others are retried (a
+# download cut off, a disk that filled up).
+_INPUT_ERRORS = (ValueError, FileNotFoundError)
+
+
+def _not_an_input_error(task: Any, task_run: Any, state: Any) -> bool:
+    """Prefect's retry condition: retry unless the input itself is at fault."""
+    return not isinstance(state.result(raise_on_failure=False), _INPUT_ERRORS)
 
 
 def datasets_root() -> Path:
@@ -65,7 +74,12 @@ def preprocessing_sources() -> tuple[list[Path], list[Path]]:
     return sql, code
 
 
-@task(name="fingerprint-dataset", retries=2, retry_delay_seconds=10)
+@task(
+    name="fingerprint-dataset",
+    retries=2,
+    retry_delay_seconds=10,
+    retry_condition_fn=_not_an_input_error,
+)
 def fingerprint_dataset(raw_path: str | None, parameters: dict[str, Any]) -> str:
     """Hash the raw files (downloading them if needed), SQL, data code, parameters."""
     import genrec
@@ -90,6 +104,7 @@ def fingerprint_dataset(raw_path: str | None, parameters: dict[str, Any]) -> str
     cache_policy=Inputs(exclude=_NOT_IN_CACHE_KEY) + TASK_SOURCE,
     persist_result=True,
     retries=1,
+    retry_condition_fn=_not_an_input_error,
 )
 def preprocess_dataset(
     fingerprint: str,

@@ -358,5 +358,9 @@ def custom_columns(options: Mapping[str, Any]) -> dict[str, str]:
     for role in ("user", "item", "ts"):
         if not names[role]:
             flag = {"user": "user", "item": "item", "ts": "timestamp"}[role]
-            raise ValueError(f"custom dataset: option {flag}_column is required")
+            raise ValueError(
+                f"custom dataset: the {flag} column is required: name it with "
+                f"`genrec preprocess --{flag}_column=NAME`, or with "
+                f"`--dataset_option={flag}_column=NAME` for `genrec pipeline`"
+            )
     return {role: str(name) for role, name in names.items() if name}

@@ -52,7 +52,11 @@ def test_custom_csv_missing_column_names_the_header(tmp_path):
 def test_custom_requires_the_column_options(tmp_path):
     path = tmp_path / "events.csv"
     path.write_text("who,what,when\nu1,x,5\n")
-    with pytest.raises(ValueError, match="timestamp_column is required"):
+    with pytest.raises(
+        ValueError,
+        match=r"timestamp column is required: .*--timestamp_column=NAME.*"
+        r"--dataset_option=timestamp_column=NAME",
+    ):
         run_preprocess(
             "custom",
             tmp_path / "out",

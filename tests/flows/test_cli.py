@@ -12,10 +12,6 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# The embedded default (2000 users, 10 epochs of cpu/hstu-small.gin) takes
-# about 2.5 minutes on 2 busy cores; the same command on a smaller synthetic
-# sample keeps every default but the size.
-SMALL_SYNTHETIC = ["num_users=150", "num_items=60", "mean_length=12"]
 
 
 def _clean_environment(home: Path, user_home: Path) -> dict[str, str]:
@@ -38,10 +34,11 @@ def test_genrec_pipeline_finishes_says_where_to_look_and_keeps_to_genrec_home(
     home, user_home, cwd = tmp_path / "genrec-home", tmp_path / "user", tmp_path / "cwd"
     user_home.mkdir()
     cwd.mkdir()
-    options = [f"--dataset_option={option}" for option in SMALL_SYNTHETIC]
 
+    # Exactly what `dev.py main` runs: the embedded default, no flags (about
+    # 30 s on 2 idle cores).
     process = subprocess.run(
-        [sys.executable, "-m", "genrec.cli", "pipeline", *options],
+        [sys.executable, "-m", "genrec.cli", "pipeline"],
         cwd=cwd,
         env=_clean_environment(home, user_home),
         capture_output=True,
@@ -70,3 +67,34 @@ def test_genrec_pipeline_finishes_says_where_to_look_and_keeps_to_genrec_home(
         path.name for path in home.iterdir()
     }
     assert (home / "prefect" / "prefect.db").is_file()
+
+
+def test_a_failed_pipeline_ends_with_one_line_naming_the_problem(tmp_path):
+    home, user_home = tmp_path / "genrec-home", tmp_path / "user"
+    user_home.mkdir()
+    missing = tmp_path / "no-such-events.csv"
+
+    process = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "genrec.cli",
+            "pipeline",
+            "--dataset=custom",
+            f"--raw_path={missing}",
+        ],
+        cwd=tmp_path,
+        env=_clean_environment(home, user_home),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+    assert process.returncode == 1
+    lines = process.stderr.splitlines()
+    verdicts = [i for i, line in enumerate(lines) if line.startswith("genrec ")]
+    assert len(verdicts) == 1, process.stderr[-3000:]
+    verdict = lines[verdicts[0]]
+    assert verdict.startswith("genrec pipeline failed: ") and str(missing) in verdict
+    # It follows every traceback; only Prefect's server shutdown may come after.
+    assert all(not line.startswith("Traceback") for line in lines[verdicts[0] :])

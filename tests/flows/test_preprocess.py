@@ -60,3 +60,25 @@ def test_a_cached_folder_missing_a_file_is_recomputed(tiny_raw_file, lost):
     assert not again["cached"]
     assert again["data_dir"] == first["data_dir"]
     assert all((data_dir / name).is_file() for name in OUTPUT_FILES)
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_malformed_file_fails_at_once_without_a_retry(tiny_raw_file, monkeypatch):
+    import genrec.data.preprocess
+    from genrec.data.bad_rows import BadRowsError
+
+    lines = tiny_raw_file.read_text().splitlines(keepends=True)
+    lines[2] = "B0001,A0001,not-a-rating,1420070400\n"
+    tiny_raw_file.write_text("".join(lines))
+    calls = []
+    real_run = genrec.data.preprocess.run_preprocess
+
+    def counted_run(*args, **kwargs):
+        calls.append(args)
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(genrec.data.preprocess, "run_preprocess", counted_run)
+
+    with pytest.raises(BadRowsError, match="line 3"):
+        preprocess(dataset="synthetic", raw_path=str(tiny_raw_file))
+    assert len(calls) == 1
