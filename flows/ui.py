@@ -52,6 +52,7 @@ def free_port(host: str, wanted: int) -> int:
             try:
                 probe.bind((host, port))
             except OSError:
+                logger.warning("port %d on %s is taken; using a free one", port, host)
                 continue
             return probe.getsockname()[1]
     raise OSError(f"no free port on {host}")
