@@ -3,7 +3,9 @@ data folder (and so a fresh MLflow SQLite store) per test."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 # Prefect reads PREFECT_HOME at import; keep its result cache out of ~/.prefect
 # and out of any earlier session before anything imports it.
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="genrec-test-prefect-")
+atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)
 
 import flows  # noqa: E402,F401  (the remaining Prefect defaults)
 
