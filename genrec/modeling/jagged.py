@@ -22,12 +22,18 @@ from torch import Tensor
 
 logger = logging.getLogger(__name__)
 
+# fbgemm_gpu announces each of its libraries at INFO on the root logger (14
+# lines in every process); INFO is muted while it loads, its errors still show.
+logging.disable(logging.INFO)
 try:
     import fbgemm_gpu  # noqa: F401  (registers torch.ops.fbgemm.*)
 
     HAVE_FBGEMM = True
 except ImportError:  # pragma: no cover - depends on the installed extra
     HAVE_FBGEMM = False
+finally:
+    logging.disable(logging.NOTSET)
+if not HAVE_FBGEMM:  # pragma: no cover - depends on the installed extra
     logger.info("fbgemm_gpu not importable; jagged ops use the torch fallback")
 
 
