@@ -12,12 +12,14 @@ items.parquet maps them to the original ones.
 
 from __future__ import annotations
 
+import warnings
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import mlflow
 import mlflow.pyfunc
+import pandas as pd
 from mlflow.models import Model, ModelSignature
 from mlflow.pyfunc import PythonModel
 from mlflow.tracking import MlflowClient
@@ -26,6 +28,8 @@ from mlflow.types.schema import Array, ColSpec, ParamSchema, ParamSpec, Schema
 import genrec
 
 CHECKPOINT_ARTIFACT = "checkpoint"
+# Logged as the model's code ("models from code"): no pickled Python object.
+MODEL_CODE = Path(__file__).with_name("pyfunc_model.py")
 MODEL_NAME_IN_RUN = "model"
 DEFAULT_K = 10
 # What loading the model imports; pinned to the versions installed here.
@@ -49,15 +53,18 @@ class CheckpointRecommender(PythonModel):
         self.num_items = int(payload["num_items"])
         self.max_length = getattr(model.preprocessor, "max_length", None)
 
-    # `model_input` is a pandas DataFrame; it is left unannotated because MLflow
-    # turns a type hint here into a schema check meant for lists of records.
-    def predict(self, context, model_input, params=None):  # noqa: ANN001,ANN201
+    # MLflow checks no schema for a DataFrame hint; the signature does that.
+    def predict(
+        self,
+        context: Any,
+        model_input: pd.DataFrame,
+        params: dict[str, Any] | None = None,
+    ) -> pd.DataFrame:
         """Top-k items per row of `model_input` (column `item_ids`, oldest first).
 
         An optional `timestamps` column (epoch seconds) feeds time-aware models.
         Items already in a history are never recommended to it.
         """
-        import pandas as pd
         import torch
 
         from genrec.modeling.batch import SequenceBatch
@@ -115,6 +122,16 @@ def signature() -> ModelSignature:
     )
 
 
+def input_example() -> tuple[pd.DataFrame, dict[str, int]]:
+    """A request MLflow stores with the model: two histories of item 1, top 3.
+
+    Item 1 exists in every catalogue; MLflow checks the example against the
+    signature when logging and shows it in the UI as a serving payload.
+    """
+    frame = pd.DataFrame({"item_ids": [[1], [1, 1]], "timestamps": [[0], [0, 60]]})
+    return frame, {"k": 3}
+
+
 def pip_requirements() -> list[str]:
     """Pins of the packages the model needs, as installed here."""
     return [f"{name}=={metadata.version(name)}" for name in _REQUIREMENTS]
@@ -139,19 +156,31 @@ def log_checkpoint_model(
     logged = client.create_logged_model(
         experiment_id, name=MODEL_NAME_IN_RUN, source_run_id=run_id
     )
-    info = Model.log(
+    with warnings.catch_warnings():
+        # MLflow 3.17's example writer compares columns with a range, which
+        # pandas 3 deprecates: not ours to fix, and every log would show it.
+        warnings.filterwarnings(
+            "ignore", "Operation with range is deprecated", module="mlflow"
+        )
+        info = _log_model(run_id, logged.model_id, checkpoint_path)
+    return info.model_id
+
+
+def _log_model(run_id: str, model_id: str, checkpoint_path: str | Path) -> Any:
+    """Log the pyfunc model from code, with the checkpoint as its artifact."""
+    return Model.log(
         artifact_path=None,
         name=MODEL_NAME_IN_RUN,
         flavor=mlflow.pyfunc,
         run_id=run_id,
-        model_id=logged.model_id,
-        python_model=CheckpointRecommender(),
+        model_id=model_id,
+        python_model=str(MODEL_CODE),
         artifacts={CHECKPOINT_ARTIFACT: str(checkpoint_path)},
         code_paths=[str(Path(genrec.__file__).parent)],
         pip_requirements=pip_requirements(),
         signature=signature(),
+        input_example=input_example(),
     )
-    return info.model_id
 
 
 def _ready_model_of_run(

@@ -3,6 +3,10 @@ registry and failures."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import sysconfig
 import time
 from pathlib import Path
 
@@ -103,14 +107,36 @@ def test_pipeline_run_is_tracked_registered_and_cached(
     assert str(champion.version) == expected
 
 
-def test_registered_champion_recommends_unseen_items(tiny_pipeline_arguments):
+# Python without `site` (-S), so the editable install's .pth does not put the
+# checkout on the path; only site-packages is added, for mlflow and torch.
+_LOAD_WITHOUT_CHECKOUT = """
+import json, sys
+sys.path.append(sys.argv[3])
+try:
+    import genrec
+except ImportError:
+    pass
+else:
+    raise SystemExit(f"genrec importable from {genrec.__file__}")
+import mlflow
+mlflow.set_tracking_uri(sys.argv[1])
+model = mlflow.pyfunc.load_model(sys.argv[2])
+import genrec
+example = model.input_example
+out = model.predict(example, params={"k": 3})
+print(json.dumps({"genrec": genrec.__file__, "items": out["item_ids"].tolist()}))
+"""
+
+
+def test_registered_champion_recommends_unseen_items(tiny_pipeline_arguments, tmp_path):
     result = pipeline(
         **tiny_pipeline_arguments
         | {"gin_bindings": ["Trainer.num_epochs = 1"], "world_size": 1}
     )
+    uri = f"models:/{result.model_name}@{CHAMPION}"
     mlflow.set_tracking_uri(result.tracking_uri)
 
-    model = mlflow.pyfunc.load_model(f"models:/{result.model_name}@{CHAMPION}")
+    model = mlflow.pyfunc.load_model(uri)
     history = [3, 17, 5]
     recommended = model.predict(pd.DataFrame({"item_ids": [history]}), params={"k": 5})
 
@@ -129,6 +155,38 @@ def test_registered_champion_recommends_unseen_items(tiny_pipeline_arguments):
         pd.DataFrame({"item_ids": [long_history]}), params={"k": unseen}
     )
     assert set(recommended["item_ids"][0]) == catalogue - set(long_history)
+
+    # Logged from code (MLflow runs a source file, unpickles no object), it
+    # serves its stored example in a Python that cannot import the checkout.
+    info = mlflow.models.get_model_info(uri)
+    flavor = info.flavors["python_function"]
+    assert flavor["loader_module"] == "mlflow.pyfunc.loaders.code_model"
+    assert Path(flavor["model_code_path"]).name == "pyfunc_model.py"
+    assert "python_model" not in flavor
+    assert info.saved_input_example_info["type"] == "dataframe"
+
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-S",
+            "-c",
+            _LOAD_WITHOUT_CHECKOUT,
+            result.tracking_uri,
+            uri,
+            sysconfig.get_paths()["purelib"],
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    served = json.loads(loaded.stdout.splitlines()[-1])
+    # genrec came from the model's own copy of the package.
+    assert "/code/genrec/" in served["genrec"]
+    # The stored example: two histories of item 1, three new items each.
+    assert [len(items) for items in served["items"]] == [3, 3]
+    assert all(1 not in items for items in served["items"])
 
 
 def test_edited_raw_row_recomputes_and_unchanged_is_cached(tiny_raw_file):
