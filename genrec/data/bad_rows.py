@@ -26,8 +26,9 @@ from genrec.data.datasets import ROLE_COLUMNS, RatingsLayout
 MAX_EXAMPLES = 20
 ROLE_NAMES = {"user": "user", "item": "item", "rating": "rating", "ts": "timestamp"}
 EXPECTED = {
-    "user": "a non-empty user id",
-    "item": "a non-empty item id",
+    # id_kind: "a non-empty", or "an integer" for layouts of integer ids.
+    "user": "{id_kind} user id",
+    "item": "{id_kind} item id",
     "rating": "a finite number",
     "ts": "an integer timestamp (epoch seconds)",
 }
@@ -130,7 +131,8 @@ def csv_bad_rows(
             role = wanted.pop(rowid)
             index = layout.fields.index(role)
             found = fields[index] if index < len(fields) else ""
-            examples.append((line, _value_reason(f"field {index + 1}", role, found)))
+            reason = _value_reason(f"field {index + 1}", role, found, _id_kind(layout))
+            examples.append((line, reason))
 
     total = _scalar(connection, REJECT_COUNT_QUERY) + _scalar(
         connection, FLAGGED_COUNT_QUERY
@@ -140,7 +142,7 @@ def csv_bad_rows(
     # counts) is still reported, by its number among the loaded rows.
     for rowid, role in wanted.items():
         index = layout.fields.index(role)
-        reason = _value_reason(f"field {index + 1}", role, None)
+        reason = _value_reason(f"field {index + 1}", role, None, _id_kind(layout))
         bad_rows.append(BadRow(str(path), rowid + 1, reason, "data row"))
     return bad_rows[:MAX_EXAMPLES], total
 
@@ -221,8 +223,16 @@ def _reject_reason(
     return f"{error_type.lower()}: {message}"
 
 
-def _value_reason(where: str, role: str, found: str | None) -> str:
-    return f"{where} ({ROLE_NAMES[role]}): expected {EXPECTED[role]}, found " + (
+def _id_kind(layout: RatingsLayout) -> str:
+    """How the ids of `layout` must be spelt, for EXPECTED's user and item."""
+    return "an integer" if layout.integer_ids else "a non-empty"
+
+
+def _value_reason(
+    where: str, role: str, found: str | None, id_kind: str = "a non-empty"
+) -> str:
+    expected = EXPECTED[role].format(id_kind=id_kind)
+    return f"{where} ({ROLE_NAMES[role]}): expected {expected}, found " + (
         _found(found)
     )
 

@@ -51,6 +51,9 @@ class RatingsLayout:
       header: whether the first line names the fields.
       quote: quote character, "" for none (MovieLens `::` files quote nothing).
       encoding: "utf-8" or "latin-1".
+      integer_ids: user and item ids are integers, written plainly (MovieLens):
+        another value is a bad row, where it would otherwise make every id of
+        its kind sort as a string.
     """
 
     fields: tuple[str, ...]
@@ -58,6 +61,7 @@ class RatingsLayout:
     header: bool = False
     quote: str = '"'
     encoding: str = "utf-8"
+    integer_ids: bool = False
 
     def columns(self) -> dict[str, str]:
         """Return DuckDB's `columns` argument: field name -> SQL type, in file order."""
@@ -114,7 +118,9 @@ USERS_ML_1M = ("07_parse_users_ml_1m", "08_code_user_features")
 ITEMS_ML_1M = ("09_parse_items_ml_1m", "10_code_item_features")
 USERS_ML_100K = ("07_parse_users_ml_100k", "08_code_user_features")
 ITEMS_ML_100K = ("09_parse_items_ml_100k", "10_code_item_features")
-MOVIELENS_CSV = RatingsLayout(("user", "item", "rating", "ts"), delim=",", header=True)
+MOVIELENS_CSV = RatingsLayout(
+    ("user", "item", "rating", "ts"), delim=",", header=True, integer_ids=True
+)
 AMAZON_2014_CSV = RatingsLayout(("user", "item", "rating", "ts"))
 AMAZON_2018_CSV = RatingsLayout(("item", "user", "rating", "ts"))
 
@@ -125,7 +131,12 @@ DATASETS: dict[str, DatasetSpec] = {
             "ml-100k",
             "MovieLens 100K: u.data tab-separated; u.user, u.item (| and latin-1).",
             "u.data",
-            RatingsLayout(("user", "item", "rating", "ts"), delim="\t", quote=""),
+            RatingsLayout(
+                ("user", "item", "rating", "ts"),
+                delim="\t",
+                quote="",
+                integer_ids=True,
+            ),
             RemoteFile(
                 f"{GROUPLENS}/ml-100k.zip", "md5:0e33842e24a9c977be4e0107933c0723", True
             ),
@@ -143,6 +154,7 @@ DATASETS: dict[str, DatasetSpec] = {
                 delim="::",
                 quote="",
                 encoding="latin-1",
+                integer_ids=True,
             ),
             RemoteFile(
                 f"{GROUPLENS}/ml-1m.zip", "md5:c4d9eecfca2ab87c1945afe126590906", True
@@ -225,6 +237,39 @@ def get_spec(dataset: str) -> DatasetSpec:
     return DATASETS[dataset]
 
 
+# The dataset options each source reads (docs/data.md); memory_limit is for DuckDB.
+COMMON_OPTIONS = ("memory_limit",)
+CUSTOM_OPTIONS = (
+    "user_column",
+    "item_column",
+    "timestamp_column",
+    "rating_column",
+    "delimiter",
+)
+
+
+def known_options(spec: DatasetSpec) -> tuple[str, ...]:
+    """The option names that `spec` reads."""
+    if spec.name == "custom":
+        return COMMON_OPTIONS + CUSTOM_OPTIONS
+    if spec.name == "synthetic":
+        return COMMON_OPTIONS + tuple(SYNTHETIC_DEFAULTS)
+    if not spec.ratings_file:  # an Amazon family, one file per category
+        return (*COMMON_OPTIONS, "category")
+    return COMMON_OPTIONS
+
+
+def check_options(spec: DatasetSpec, options: Mapping[str, Any]) -> None:
+    """Reject an option that `spec` would ignore (a misspelt one, most often)."""
+    allowed = known_options(spec)
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"{spec.name}: unknown dataset option(s) {unknown}; "
+            f"this dataset takes {list(allowed)}"
+        )
+
+
 def raw_files(
     dataset: str,
     raw_path: str | os.PathLike[str] | None = None,
@@ -241,10 +286,11 @@ def raw_files(
     """
     spec = get_spec(dataset)
     options = dict(options or {})
+    check_options(spec, options)
     if raw_path is None:
         folder_or_file = _fetch_default(spec, options)
     else:
-        folder_or_file = Path(raw_path)
+        folder_or_file = Path(raw_path).expanduser()
         if not folder_or_file.exists():
             raise FileNotFoundError(
                 f"{dataset}: raw_path {folder_or_file} does not exist"
@@ -330,8 +376,15 @@ def custom_layout(ratings: Path, options: Mapping[str, Any]) -> RatingsLayout:
     """
     delim = str(options.get("delimiter", ","))
     wanted = custom_columns(options)
-    with ratings.open(encoding="utf-8", newline="") as handle:
-        first_line = handle.readline().rstrip("\r\n")
+    with ratings.open("rb") as handle:
+        raw_line = handle.readline()
+    try:
+        # utf-8-sig: a byte-order mark (as spreadsheets write) is not a name.
+        first_line = raw_line.decode("utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{ratings}: line 1: expected utf-8 text in the header ({error})"
+        ) from error
     if len(delim) == 1:
         header = next(csv.reader([first_line], delimiter=delim), [])
     else:

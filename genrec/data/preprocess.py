@@ -118,7 +118,7 @@ def run_preprocess(
     settings = _settings(spec, filter_mode, min_presence, dedup, on_bad_rows)
     files = find_raw_files(dataset, raw_path, options)
     started = time.perf_counter()
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).expanduser()
     with (
         staged_output(out_dir) as staging,
         scratch_folder(out_dir.resolve(), "duckdb") as work_dir,
@@ -273,6 +273,7 @@ def _load(
     as `source_rows` for step 5), the loaded interactions and the bad-row report.
     """
     layout: RatingsLayout | None
+    runner.run("00_prepare_events")
     if path.suffix.lower() == ".parquet":
         layout = None
         source = _parquet_source(path, options)
@@ -306,6 +307,7 @@ def _csv_params(path: Path, layout: RatingsLayout) -> dict[str, Any]:
         "quote": layout.quote,
         "header": layout.header,
         "encoding": layout.encoding,
+        "integer_ids": layout.integer_ids,
     }
 
 

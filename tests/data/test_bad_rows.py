@@ -13,6 +13,13 @@ from genrec.data.preprocess import EmptyDataError, run_preprocess
 
 HEADER = "userId,movieId,rating,timestamp"
 GOOD = ["1,10,4.0,100", "1,11,3.5,101", "2,10,5.0,102", "2,12,1.0,103"]
+# The same file read as a custom source, whose ids are any non-empty strings.
+STRING_IDS = {
+    "user_column": "userId",
+    "item_column": "movieId",
+    "rating_column": "rating",
+    "timestamp_column": "timestamp",
+}
 
 
 def _write(path, lines, newline="\n"):
@@ -45,8 +52,12 @@ def _write(path, lines, newline="\n"):
             "field 4 (timestamp): expected an integer timestamp (epoch seconds), "
             "found 'inf'",
         ),
-        (",13,4.0,100", "field 1 (user): expected a non-empty user id, found nothing"),
-        ("3, ,4.0,100", "field 2 (item): expected a non-empty item id, found nothing"),
+        # MovieLens ids are integers, written plainly.
+        (",13,4.0,100", "field 1 (user): expected an integer user id, found nothing"),
+        ("3,abc,4.0,100", "field 2 (item): expected an integer item id, found 'abc'"),
+        ("3,1.5,4.0,100", "field 2 (item): expected an integer item id, found '1.5'"),
+        ("3, 13,4.0,100", "field 2 (item): expected an integer item id, found ' 13'"),
+        ("3,1e3,4.0,100", "field 2 (item): expected an integer item id, found '1e3'"),
     ],
 )
 def test_error_names_file_exact_line_and_expectation(
@@ -72,7 +83,7 @@ def test_lines_after_a_multi_line_quoted_field_are_exact(tmp_path, bad_line):
     lines = [HEADER, '"multi', "line", 'user",10,4.0,100', GOOD[0], bad_line]
     path = _write(tmp_path / "ratings.csv", lines)
     with pytest.raises(BadRowsError, match=f"^{path}: line 6: "):
-        run_preprocess("ml-latest-small", tmp_path / "out", path)
+        run_preprocess("custom", tmp_path / "out", path, options=STRING_IDS)
 
 
 def test_non_finite_and_fractional_values_are_never_loaded(tmp_path):
@@ -168,7 +179,7 @@ def test_an_id_is_empty_when_only_space_separators_remain(tmp_path, user_id, is_
     # trim() removes spaces and the other Unicode space separators, not tabs.
     path = _write(tmp_path / "ratings.csv", [HEADER, *GOOD, f"{user_id},13,4.0,104"])
     stats = run_preprocess(
-        "ml-latest-small", tmp_path / "out", path, on_bad_rows="skip"
+        "custom", tmp_path / "out", path, on_bad_rows="skip", options=STRING_IDS
     )
     assert stats["counts"]["bad_rows"]["count"] == int(is_empty)
     users = pq.read_table(tmp_path / "out" / "users.parquet")["original_id"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -145,3 +146,72 @@ def test_custom_parquet_missing_column_is_named(tmp_path):
         run_preprocess(
             "custom", tmp_path / "out", tmp_path / "e.parquet", options=OPTIONS
         )
+
+
+def test_custom_csv_header_may_start_with_a_byte_order_mark(tmp_path):
+    # Spreadsheets write UTF-8 with a BOM; it is not part of the first name.
+    path = tmp_path / "export.csv"
+    path.write_bytes(b"\xef\xbb\xbfwho,what,when\nu1,x,5\nu1,y,6\n")
+    run_preprocess("custom", tmp_path / "out", path, options=OPTIONS)
+    assert decoded_sequences(tmp_path / "out") == {"u1": [("x", 1.0, 5), ("y", 1.0, 6)]}
+
+
+@pytest.mark.parametrize(
+    ("content", "line"),
+    [
+        (b"who,what,wh\xe9n\nu1,x,5\n", 1),
+        # Within the first few kilobytes, which a text reader decodes at once.
+        (b"who,what,when\nu1,caf\xe9,5\nu1,y,6\n", 2),
+    ],
+)
+def test_custom_csv_that_is_not_utf8_names_the_line(tmp_path, content, line):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=rf"^{path}: line {line}: expected utf-8 text"):
+        run_preprocess("custom", tmp_path / "out", path, options=OPTIONS)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "reason"),
+    [
+        (",x,5", "field 1 (user): expected a non-empty user id, found nothing"),
+        ("u3, ,5", "field 2 (item): expected a non-empty item id, found nothing"),
+    ],
+)
+def test_custom_csv_ids_are_any_non_empty_text(tmp_path, bad_line, reason):
+    path = tmp_path / "events.csv"
+    path.write_text(f"who,what,when\nu1,x y,5\nu1,007,6\n{bad_line}\n")
+    with pytest.raises(BadRowsError, match=re.escape(f"{path}: line 4: {reason};")):
+        run_preprocess("custom", tmp_path / "out", path, options=OPTIONS)
+    path.write_text("who,what,when\nu1,x y,5\nu1,007,6\n")
+    run_preprocess("custom", tmp_path / "out", path, options=OPTIONS)
+    assert decoded_sequences(tmp_path / "out") == {
+        "u1": [("x y", 1.0, 5), ("007", 1.0, 6)]
+    }
+
+
+@pytest.mark.parametrize(
+    ("dataset", "options", "takes"),
+    [
+        ("custom", {**OPTIONS, "rating_colum": "stars"}, "'rating_column'"),
+        ("synthetic", {"num_user": 10}, "'num_users'"),
+        ("ml-1m", {"category": "Books"}, "['memory_limit']"),
+    ],
+)
+def test_an_option_the_dataset_would_ignore_is_an_error(
+    tmp_path, dataset, options, takes
+):
+    path = tmp_path / "events.csv"
+    path.write_text("who,what,when\nu1,x,5\n")
+    with pytest.raises(ValueError, match="unknown dataset option") as caught:
+        run_preprocess(dataset, tmp_path / "out", path, options=options)
+    assert takes in str(caught.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_raw_path_may_start_with_a_tilde(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "events.csv").write_text("who,what,when\nu1,x,5\n")
+    stats = run_preprocess("custom", tmp_path / "out", "~/events.csv", options=OPTIONS)
+    assert stats["raw_files"] == [str(tmp_path / "events.csv")]

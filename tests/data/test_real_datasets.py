@@ -80,6 +80,7 @@ def test_magazine_stats_count_every_step(shared_data, tmp_path):
         "categorized": counts,
     }
     assert list(stats["step_seconds"]) == [
+        "00_prepare_events",
         "01_load_events_csv",
         "04_filter_single_pass",
         "05_original_ids_csv",
