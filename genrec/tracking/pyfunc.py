@@ -5,6 +5,7 @@ config) and the genrec package as code, so `mlflow.pyfunc.load_model` needs
 no checkout. Ids are genrec's dense ids (1..N); the data folder's
 items.parquet maps them to the original ones.
 
+    mlflow.set_tracking_uri(tracking_uri())  # genrec.tracking.store: genrec's store
     model = mlflow.pyfunc.load_model("models:/genrec-ml-100k@champion")
     model.predict(pd.DataFrame({"item_ids": [[12, 7, 99]]}), params={"k": 10})
     # -> DataFrame with list columns "item_ids" and "scores", best first
@@ -63,7 +64,8 @@ class CheckpointRecommender(PythonModel):
         """Top-k items per row of `model_input` (column `item_ids`, oldest first).
 
         An optional `timestamps` column (epoch seconds) feeds time-aware models.
-        Items already in a history are never recommended to it.
+        Items already in a history are never recommended to it, so a row holds
+        fewer than k items when its history leaves fewer unseen ones.
         """
         import torch
 
@@ -71,6 +73,8 @@ class CheckpointRecommender(PythonModel):
         from genrec.modeling.retrieval import ExcludedItems
 
         k = int((params or {}).get("k", DEFAULT_K))
+        if k < 1:
+            raise ValueError(f"params k: expected a positive number of items, got {k}")
         histories = [[int(i) for i in row] for row in model_input["item_ids"]]
         self._check_ids(histories)
         timestamps = None
@@ -89,10 +93,19 @@ class CheckpointRecommender(PythonModel):
         )
         with torch.no_grad():
             scores, item_ids = self.model.top_k(
-                batch, k, exclude_history=False, also_excluded=seen
+                batch, min(k, self.num_items), exclude_history=False, also_excluded=seen
             )
+        # Excluded items (the history, padding id 0) score -inf: never returned.
+        kept = torch.isfinite(scores)
         return pd.DataFrame(
-            {"item_ids": item_ids.tolist(), "scores": scores.float().tolist()}
+            {
+                "item_ids": [
+                    ids[row].tolist() for ids, row in zip(item_ids, kept, strict=True)
+                ],
+                "scores": [
+                    s[row].float().tolist() for s, row in zip(scores, kept, strict=True)
+                ],
+            }
         )
 
     def _check_ids(self, histories: list[list[int]]) -> None:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
@@ -155,6 +156,18 @@ def test_registered_champion_recommends_unseen_items(tiny_pipeline_arguments, tm
         pd.DataFrame({"item_ids": [long_history]}), params={"k": unseen}
     )
     assert set(recommended["item_ids"][0]) == catalogue - set(long_history)
+
+    # Asking for more than is left returns what is left, never padding or a
+    # history item; k must be positive.
+    recommended = model.predict(
+        pd.DataFrame({"item_ids": [long_history, history]}),
+        params={"k": recommender.num_items + 50},
+    )
+    assert sorted(recommended["item_ids"][0]) == sorted(catalogue - set(long_history))
+    assert sorted(recommended["item_ids"][1]) == sorted(catalogue - set(history))
+    assert all(np.isfinite(recommended["scores"][1]))
+    with pytest.raises(ValueError, match="params k: expected a positive"):
+        model.predict(pd.DataFrame({"item_ids": [history]}), params={"k": 0})
 
     # Logged from code (MLflow runs a source file, unpickles no object), it
     # serves its stored example in a Python that cannot import the checkout.
