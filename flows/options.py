@@ -4,6 +4,7 @@ parameters, turned into keyword arguments of `flows.pipeline.pipeline`."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from absl import flags
@@ -12,8 +13,15 @@ FLAGS = flags.FLAGS
 
 
 def define_pipeline_flags() -> None:
-    """Define the pipeline's flags (call once, at import of an entry point)."""
-    flags.DEFINE_string("dataset", "synthetic", "Dataset name (synthetic, ml-100k...).")
+    """Define the pipeline's flags (call once, at import of an entry point).
+
+    Names and modes are enums, so that a typo stops at once, not after the flow
+    has started (and opened an MLflow run).
+    """
+    from genrec.data.datasets import DATASETS
+    from genrec.data.preprocess import BAD_ROW_POLICIES, FILTER_MODES
+
+    flags.DEFINE_enum("dataset", "synthetic", sorted(DATASETS), "Registered dataset.")
     flags.DEFINE_string("raw_path", None, "Raw file or folder; default downloads.")
     flags.DEFINE_string(
         "gin_config_file", None, "Training gin config (default: the synthetic CPU one)."
@@ -22,11 +30,16 @@ def define_pipeline_flags() -> None:
     flags.DEFINE_integer(
         "world_size", None, "Training processes (default: GPUs, or 1 on CPU)."
     )
-    flags.DEFINE_string("filter_mode", None, "Preprocessing filter mode.")
+    flags.DEFINE_enum(
+        "filter_mode", None, list(FILTER_MODES), "Filter mode. Default: the preset."
+    )
     flags.DEFINE_integer("min_presence", None, "Minimum interactions per user/item.")
     flags.DEFINE_bool("dedup", None, "Drop duplicate (user, item) ratings.")
     flags.DEFINE_enum(
-        "on_bad_rows", "error", ["error", "skip"], "What to do with malformed rows."
+        "on_bad_rows",
+        "error",
+        list(BAD_ROW_POLICIES),
+        "What to do with malformed rows.",
     )
     flags.DEFINE_multi_string(
         "dataset_option",
@@ -65,7 +78,14 @@ def parse_key_values(pairs: list[str]) -> dict[str, Any]:
 
 
 def pipeline_kwargs() -> dict[str, Any]:
-    """The pipeline's keyword arguments from the parsed flags (unset ones omitted)."""
+    """The pipeline's keyword arguments from the parsed flags (unset ones omitted).
+
+    Raises:
+        ValueError: for a gin config file that does not exist, before any run.
+    """
+    gin_file = FLAGS.gin_config_file
+    if gin_file and not Path(gin_file).expanduser().is_file():
+        raise ValueError(f"--gin_config_file={gin_file}: gin config file not found")
     kwargs: dict[str, Any] = {
         "dataset": FLAGS.dataset,
         "raw_path": FLAGS.raw_path,

@@ -8,7 +8,9 @@ heavy imports such as torch or prefect) never load for another.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+from collections.abc import Callable
 
 from absl import app, flags
 
@@ -20,6 +22,14 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "deploy": ("flows.deploy", "Serve the pipeline with a nightly schedule."),
     "ui": ("flows.ui", "Start the Prefect server and MLflow UI on 127.0.0.1."),
 }
+
+
+# Subcommands that turn their own errors into a line (with subcommand-specific
+# wording); the others get _one_line_errors.
+REPORTS_OWN_ERRORS = {"preprocess", "pipeline"}
+# What a user's mistake raises: a flag value or gin binding (ValueError; gin's
+# parser raises SyntaxError), a file (OSError).
+USER_ERRORS = (ValueError, OSError, SyntaxError)
 
 
 def _usage() -> str:
@@ -41,14 +51,45 @@ def main(argv: list[str] | None = None) -> None:
     _show_own_flags_in_help()
     # absl's --help opens with the main module's docstring: make it the command's.
     sys.modules["__main__"].__doc__ = module.__doc__
-    app.run(module.main, argv=[f"genrec {name}", *argv[2:]])
+    run = (
+        module.main
+        if name in REPORTS_OWN_ERRORS
+        else _one_line_errors(name, module.main)
+    )
+    app.run(run, argv=[f"genrec {name}", *argv[2:]])
+
+
+def _one_line_errors(name: str, run: Callable[[list[str]], None]) -> Callable:
+    """Wrap a subcommand so that a user's mistake prints as one line, exit 1.
+
+    A bad flag value, a missing file, a gin typo or a run folder in use raises
+    one of USER_ERRORS, whose message names the culprit: the traceback would
+    only bury it. GENREC_TRACEBACK=1 keeps it.
+    """
+
+    def main(argv: list[str]) -> None:
+        from genrec.training.runs import RunDirInUseError
+
+        try:
+            run(argv)
+        except (*USER_ERRORS, RunDirInUseError) as error:
+            if os.environ.get("GENREC_TRACEBACK"):
+                raise
+            sys.exit(f"genrec {name}: {error}")
+
+    return main
 
 
 def _show_own_flags_in_help() -> None:
-    """Make genrec's flags key flags, so `--help` lists them (not only absl's)."""
-    for module_name in flags.FLAGS.flags_by_module_dict():
+    """Make genrec's flags key flags of the main module, so `--help` lists them.
+
+    absl's `--help` lists the key flags of the module named by sys.argv[0]: the
+    console script (`.../bin/genrec`) or, under `python -m`, this file.
+    """
+    for module_name, module_flags in flags.FLAGS.flags_by_module_dict().items():
         if module_name.split(".")[0] in {"genrec", "flows"}:
-            flags.adopt_module_key_flags(sys.modules[module_name])
+            for flag in module_flags:
+                flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
 
 
 if __name__ == "__main__":

@@ -8,12 +8,20 @@ from pathlib import Path
 
 import pytest
 
+from tests.training.conftest import write_sequences
+
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _genrec(*args: str) -> subprocess.CompletedProcess:
+# The console script that `pip install` writes beside the interpreter.
+SCRIPT = Path(sys.executable).parent / "genrec"
+
+
+def _genrec(*args: str, script: bool = True) -> subprocess.CompletedProcess:
+    """Run `genrec ARGS` as users do (the console script), or as `python -m`."""
+    command = [str(SCRIPT)] if script else [sys.executable, "-m", "genrec.cli"]
     return subprocess.run(
-        [sys.executable, "-m", "genrec.cli", *args],
+        [*command, *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -29,8 +37,13 @@ def _genrec(*args: str) -> subprocess.CompletedProcess:
         ("pipeline", "genrec pipeline", ["--dataset", "--gin_bindings"]),
     ],
 )
-def test_help_shows_the_subcommands_usage_and_own_flags(subcommand, usage, own_flags):
-    result = _genrec(subcommand, "--help")  # absl ends --help with status 1
+@pytest.mark.parametrize("script", [True, False], ids=["console-script", "python-m"])
+def test_help_shows_the_subcommands_usage_and_own_flags(
+    subcommand, usage, own_flags, script
+):
+    # absl lists the key flags of the module named by argv[0], which differs
+    # between the two ways of starting genrec.
+    result = _genrec(subcommand, "--help", script=script)  # absl ends with status 1
 
     text = result.stdout + result.stderr
     assert text.lstrip().startswith(f"`{usage}`")
@@ -43,3 +56,40 @@ def test_unknown_subcommand_lists_the_subcommands():
 
     assert result.returncode == 2
     assert "subcommands:" in result.stderr and "pipeline" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["train", "--data_dir=/nonexistent/genrec-data"],
+            "genrec train: /nonexistent/genrec-data/sequences.parquet: not found",
+        ),
+        (
+            ["train", "--data_dir={data}", "--gin_config_file=/nonexistent/hstu.gin"],
+            "genrec train: /nonexistent/hstu.gin: gin config file not found",
+        ),
+        (
+            ["train", "--data_dir={data}", "--gin_bindings=Trainer.num_epoch = 1"],
+            "genrec train: Configurable 'Trainer' doesn't have a parameter named "
+            "'num_epoch'",
+        ),
+        (
+            ["deploy", "--timezone=Mars/Olympus"],
+            "genrec deploy: --timezone='Mars/Olympus': not an IANA time zone",
+        ),
+    ],
+)
+def test_a_users_mistake_is_one_line_without_a_traceback(tmp_path, args, message):
+    data = write_sequences(tmp_path / "data", [[1, 2, 3], [2, 3, 4]])
+    run_dir = tmp_path / "run"
+    if args[0] == "train":
+        args = [*args, f"--run_dir={run_dir}"]
+    result = _genrec(*[arg.format(data=data) for arg in args])
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    # The message starts a line (gin's goes on to quote the binding).
+    assert any(line.startswith(message) for line in result.stderr.splitlines())
+    # A training that never started leaves no run folder behind.
+    assert not run_dir.exists()

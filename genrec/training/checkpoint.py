@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
-CHECKPOINT_DIR = "checkpoints"
+from genrec.training.runs import CHECKPOINT_DIR as CHECKPOINT_DIR  # re-exported
+
 LAST_CHECKPOINT = "last.pt"
 BEST_CHECKPOINT = "best.pt"
 FORMAT_VERSION = 1

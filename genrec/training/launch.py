@@ -22,7 +22,9 @@ from genrec.training.runs import (
     OPERATIVE_CONFIG_FILE,
     RunPaths,
     claim_run_dir,
+    is_new_run_dir,
     release_run_dir,
+    remove_untrained_run_dir,
 )
 from genrec.training.sequences import read_num_items
 
@@ -95,6 +97,8 @@ def train(
     # Only node 0 owns the run folder; other nodes write nothing (their ranks
     # never log or save), so they may share it over a network file system.
     owner = hosts_rank_zero(node_rank)
+    # A new run that fails before training removes the folder it made.
+    made_here = owner and not resume and is_new_run_dir(run_dir)
     run_dir = (
         claim_run_dir(run_dir, resume=resume, force_unlock=force_unlock)
         if owner
@@ -128,6 +132,10 @@ def train(
             master_port=master_port,
             timeout_s=DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s,
         )
+    except BaseException:
+        if made_here and remove_untrained_run_dir(run_dir):
+            logger.info("removed %s: the run failed before training", run_dir)
+        raise
     finally:
         if owner:
             release_run_dir(run_dir)

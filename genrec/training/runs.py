@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ OPERATIVE_CONFIG_FILE = "operative_config.gin"
 METRICS_FILE = "metrics.jsonl"
 RESULTS_FILE = "results.json"
 LOCK_FILE = ".lock"
+CHECKPOINT_DIR = "checkpoints"
 # torchrun's rendezvous id, the same in every worker of one job.
 TORCHRUN_RUN_ID = "TORCHELASTIC_RUN_ID"
 
@@ -113,6 +115,25 @@ def claim_run_dir(
         release_run_dir(run_dir)
         raise RunDirInUseError(f"{run_dir}: --resume given but it holds no run")
     return run_dir
+
+
+def is_new_run_dir(run_dir: str | Path) -> bool:
+    """Whether `run_dir` is missing or empty: a folder a new run may remove."""
+    path = Path(run_dir)
+    return not path.exists() or (path.is_dir() and not any(path.iterdir()))
+
+
+def remove_untrained_run_dir(run_dir: Path) -> bool:
+    """Remove a run folder that training never reached; return whether it did.
+
+    A run that failed before its first metric or checkpoint (a gin typo, a bad
+    flag, a missing data folder) holds only its config files: leaving it would
+    make a litter of empty runs. Anything with a metric or checkpoint stays.
+    """
+    if (run_dir / METRICS_FILE).exists() or (run_dir / CHECKPOINT_DIR).exists():
+        return False
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return True
 
 
 def release_run_dir(run_dir: Path) -> None:

@@ -98,3 +98,26 @@ def test_a_failed_pipeline_ends_with_one_line_naming_the_problem(tmp_path):
     assert verdict.startswith("genrec pipeline failed: ") and str(missing) in verdict
     # It follows every traceback; only Prefect's server shutdown may come after.
     assert all(not line.startswith("Traceback") for line in lines[verdicts[0] :])
+
+
+def test_a_mistyped_flag_stops_before_any_flow_or_run(tmp_path):
+    home, user_home = tmp_path / "genrec-home", tmp_path / "user"
+    user_home.mkdir()
+    for flag, says in [
+        ("--dataset=ml-10k", "flag --dataset=ml-10k: value should be one of"),
+        ("--filter_mode=kcore", "flag --filter_mode=kcore: value should be one of"),
+        ("--gin_config_file=hstu.gim", "hstu.gim: gin config file not found"),
+    ]:
+        process = subprocess.run(
+            [sys.executable, "-m", "genrec.cli", "pipeline", flag],
+            cwd=tmp_path,
+            env=_clean_environment(home, user_home),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert process.returncode == 1, flag
+        assert says in process.stderr, process.stderr[-2000:]
+        # Neither Prefect nor MLflow was started: no flow run, no FAILED run.
+        assert not (home / "mlflow.db").exists(), flag
+        assert not (home / "prefect" / "prefect.db").exists(), flag

@@ -12,10 +12,15 @@ import sys
 import pytest
 
 from genrec.training.runs import (
+    CHECKPOINT_DIR,
+    CONFIG_FILE,
     LOCK_FILE,
+    METRICS_FILE,
     RunDirInUseError,
     claim_run_dir,
     default_run_dir,
+    is_new_run_dir,
+    remove_untrained_run_dir,
 )
 
 from .conftest import REPO, TINY_CONFIG
@@ -110,3 +115,21 @@ def test_torchrun_workers_without_run_dir_report_the_same_folder(
         os.path.basename(run_dir)
     ]
     assert os.path.basename(run_dir).startswith("torchrun-")
+
+
+@pytest.mark.parametrize("trained", [None, METRICS_FILE, CHECKPOINT_DIR])
+def test_only_a_run_folder_that_training_never_reached_is_removed(tmp_path, trained):
+    run_dir = tmp_path / "run"
+    assert is_new_run_dir(run_dir)
+    claim_run_dir(run_dir, resume=False)
+    (run_dir / CONFIG_FILE).write_text("Trainer.num_epochs = 1\n")
+    assert not is_new_run_dir(run_dir)
+    if trained == CHECKPOINT_DIR:
+        (run_dir / CHECKPOINT_DIR).mkdir()
+    elif trained:
+        (run_dir / trained).write_text("{}\n")
+
+    removed = remove_untrained_run_dir(run_dir)
+
+    assert removed is (trained is None)
+    assert run_dir.exists() is (trained is not None)
