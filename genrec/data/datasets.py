@@ -368,6 +368,10 @@ def _synthetic_file(options: dict[str, Any]) -> Path:
     return path
 
 
+# Spellings of a tab that a shell leaves as typed (--delimiter='\t').
+DELIMITER_ESCAPES = {"\\t": "\t", "tab": "\t"}
+
+
 def custom_layout(ratings: Path, options: Mapping[str, Any]) -> RatingsLayout:
     """Build the layout of a custom CSV from its header and the column options.
 
@@ -375,6 +379,7 @@ def custom_layout(ratings: Path, options: Mapping[str, Any]) -> RatingsLayout:
     (optional; without it every rating is 1.0), delimiter (default ",").
     """
     delim = str(options.get("delimiter", ","))
+    delim = DELIMITER_ESCAPES.get(delim, delim)
     wanted = custom_columns(options)
     with ratings.open("rb") as handle:
         raw_line = handle.readline()

@@ -168,6 +168,13 @@ def _settings(
         raise ValueError(f"on_bad_rows must be one of {BAD_ROW_POLICIES}")
     if int(settings["min_presence"]) < 1:
         raise ValueError("min_presence must be at least 1")
+    if min_presence is not None and settings["filter_mode"] == "none":
+        # Most often a forgotten --filter_mode on a preset without a filter.
+        raise ValueError(
+            f"min_presence={min_presence} has no effect with filter_mode none "
+            f"(the {spec.name} preset unless given): pass --filter_mode=single_pass "
+            "or --filter_mode=k_core"
+        )
     return settings
 
 
@@ -182,7 +189,14 @@ def _connect(
     }
     if threads is not None:
         config["threads"] = int(threads)
-    connection = duckdb.connect(":memory:", config=config)
+    try:
+        connection = duckdb.connect(":memory:", config=config)
+    except duckdb.Error as error:
+        # DuckDB names its setting, not the flag that set it.
+        raise ValueError(
+            f"--threads={threads} / --memory_limit={config['memory_limit']}: "
+            f"DuckDB refused them ({error})"
+        ) from error
     connection.execute("set enable_progress_bar = false")
     # The steps' tables live in a compressed in-memory database: a checkpoint
     # compresses them (step 1 takes one for the loaded events).
@@ -412,6 +426,14 @@ def _features(runner: SqlRunner, spec: DatasetSpec, files: list[Path]) -> None:
     """Parse and code the side files that are present, in step order."""
     present = {path.name: path for path in files[1:]}
     side_files = [side for side in spec.side_files if side.name in present]
+    for side in spec.side_files:
+        if side.name not in present:
+            logger.warning(
+                "%s: no %s beside %s; its features are left out",
+                spec.name,
+                side.name,
+                files[0].name,
+            )
     for side in sorted(side_files, key=lambda side: side.steps):
         parse_step, code_step = side.steps
         params = {"path": str(present[side.name]), "encoding": side.encoding}

@@ -215,3 +215,42 @@ def test_raw_path_may_start_with_a_tilde(tmp_path, monkeypatch):
     (tmp_path / "events.csv").write_text("who,what,when\nu1,x,5\n")
     stats = run_preprocess("custom", tmp_path / "out", "~/events.csv", options=OPTIONS)
     assert stats["raw_files"] == [str(tmp_path / "events.csv")]
+
+
+@pytest.mark.parametrize("delimiter", ["\t", "\\t", "tab"])
+def test_custom_tab_delimiter_may_be_spelt_as_typed_in_a_shell(tmp_path, delimiter):
+    path = tmp_path / "events.tsv"
+    path.write_text("who\twhat\twhen\nu1\tx\t5\nu1\ty\t6\n")
+    options = {**OPTIONS, "delimiter": delimiter}
+    run_preprocess("custom", tmp_path / "out", path, options=options)
+    assert decoded_sequences(tmp_path / "out") == {"u1": [("x", 1.0, 5), ("y", 1.0, 6)]}
+
+
+def test_min_presence_without_a_filter_is_an_error(tmp_path):
+    path = tmp_path / "u.data"
+    path.write_text("1\t10\t5\t100\n")
+    with pytest.raises(ValueError, match="min_presence=5 has no effect with filter"):
+        run_preprocess("ml-100k", tmp_path / "out", path, min_presence=5)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("threads", "memory_limit"), [(0, "1GB"), (2, "lots")], ids=["threads", "memory"]
+)
+def test_duckdb_settings_it_refuses_name_the_flags(tmp_path, threads, memory_limit):
+    path = tmp_path / "events.csv"
+    path.write_text("who,what,when\nu1,x,5\n")
+    options = {**OPTIONS, "memory_limit": memory_limit}
+    with pytest.raises(ValueError, match=r"^--threads=.* / --memory_limit=.*: DuckDB"):
+        run_preprocess(
+            "custom", tmp_path / "out", path, threads=threads, options=options
+        )
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_side_file_is_said(tmp_path, caplog):
+    (tmp_path / "u.data").write_text("1\t10\t5\t100\n")
+    with caplog.at_level("WARNING"):
+        run_preprocess("ml-100k", tmp_path / "out", tmp_path)
+    assert "no u.item beside u.data; its features are left out" in caplog.text
+    assert "no u.user beside u.data" in caplog.text
