@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import sys
 
-from flows.options import define_pipeline_flags, pipeline_kwargs
+from flows.options import (
+    check_pipeline_kwargs,
+    define_pipeline_flags,
+    pipeline_kwargs,
+)
 
 define_pipeline_flags()
 
@@ -62,7 +66,13 @@ def main(argv: list[str]) -> None:
     from flows.pipeline import pipeline
 
     try:
-        result = pipeline(**pipeline_kwargs())
+        kwargs = pipeline_kwargs()
+        check_pipeline_kwargs(kwargs)
+    except (ValueError, SyntaxError) as error:
+        # Caught before the flow starts: no flow run, no MLflow run.
+        raise SystemExit(f"genrec pipeline: {error}") from None
+    try:
+        result = pipeline(**kwargs)
     except Exception as error:
         # Prefect has logged the tracebacks above; end with the one line to read.
         print(f"genrec pipeline failed: {error}", file=sys.stderr)

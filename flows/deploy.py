@@ -16,7 +16,11 @@ import zoneinfo
 from absl import flags
 
 import flows  # noqa: F401  (Prefect defaults into the environment first)
-from flows.options import define_pipeline_flags, pipeline_kwargs
+from flows.options import (
+    check_pipeline_kwargs,
+    define_pipeline_flags,
+    pipeline_kwargs,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +60,8 @@ def main(argv: list[str]) -> None:
     from flows.pipeline import pipeline
 
     schedule = nightly_schedule(FLAGS.cron, FLAGS.timezone, active=not FLAGS.paused)
+    parameters = pipeline_kwargs()
+    check_pipeline_kwargs(parameters)  # a typo fails now, not every night
     if not os.environ.get("PREFECT_API_URL"):
         logger.warning(
             "PREFECT_API_URL is not set: the deployment lives in a temporary "
@@ -65,7 +71,7 @@ def main(argv: list[str]) -> None:
     pipeline.serve(
         name=FLAGS.name,
         schedules=[schedule],
-        parameters=pipeline_kwargs(),
+        parameters=parameters,
         tags=DEPLOYMENT_TAGS,
         description="genrec: preprocess -> train -> evaluate -> register",
         entrypoint_type=EntrypointType.MODULE_PATH,

@@ -103,3 +103,32 @@ def pipeline_kwargs() -> dict[str, Any]:
         "rank_timeout_s": FLAGS.rank_timeout_s,
     }
     return {key: value for key, value in kwargs.items() if value is not None}
+
+
+def check_pipeline_kwargs(kwargs: dict[str, Any]) -> None:
+    """Refuse what the flow would refuse only later: preprocessing arguments and
+    dataset options, and gin bindings (parsed with a stand-in catalogue size).
+
+    Called before the flow starts, so a typo costs neither a Prefect start, nor
+    a FAILED MLflow run, nor a preprocessing that training then rejects.
+
+    Raises:
+        ValueError, SyntaxError: naming the culprit.
+    """
+    from flows.pipeline import DEFAULT_GIN_CONFIG
+    from genrec.data.preprocess import check_arguments
+    from genrec.training.gin_config import resolve_config
+
+    check_arguments(
+        kwargs["dataset"],
+        filter_mode=kwargs.get("filter_mode"),
+        min_presence=kwargs.get("min_presence"),
+        dedup=kwargs.get("dedup"),
+        on_bad_rows=kwargs.get("on_bad_rows", "error"),
+        options=kwargs.get("dataset_options"),
+    )
+    resolve_config(
+        [kwargs.get("gin_config_file", DEFAULT_GIN_CONFIG)],
+        kwargs.get("gin_bindings", []),
+        num_items=1,
+    )

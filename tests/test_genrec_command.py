@@ -11,6 +11,7 @@ import pytest
 from tests.training.conftest import write_sequences
 
 REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "configs" / "cpu" / "tiny.gin"
 
 
 # The console script that `pip install` writes beside the interpreter.
@@ -62,7 +63,11 @@ def test_unknown_subcommand_lists_the_subcommands():
     ("args", "message"),
     [
         (
-            ["train", "--data_dir=/nonexistent/genrec-data"],
+            [
+                "train",
+                "--data_dir=/nonexistent/genrec-data",
+                f"--gin_config_file={TINY}",
+            ],
             "genrec train: /nonexistent/genrec-data/sequences.parquet: not found",
         ),
         (
@@ -70,9 +75,22 @@ def test_unknown_subcommand_lists_the_subcommands():
             "genrec train: /nonexistent/hstu.gin: gin config file not found",
         ),
         (
-            ["train", "--data_dir={data}", "--gin_bindings=Trainer.num_epoch = 1"],
+            [
+                "train",
+                "--data_dir={data}",
+                f"--gin_config_file={TINY}",
+                "--gin_bindings=Trainer.num_epoch = 1",
+            ],
             "genrec train: Configurable 'Trainer' doesn't have a parameter named "
             "'num_epoch'",
+        ),
+        (
+            ["train", "--data_dir={data}"],
+            "genrec train: --gin_config_file is required",
+        ),
+        (
+            ["evaluate", "--data_dir={data}", "--checkpoint={data}/items.parquet"],
+            "genrec evaluate: ",
         ),
         (
             ["deploy", "--timezone=Mars/Olympus"],

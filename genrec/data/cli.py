@@ -67,13 +67,16 @@ def options_from_flags() -> dict[str, Any]:
         )
         if FLAGS[name].value is not None
     }
-    if FLAGS.dataset == "synthetic":
-        options.update(
-            num_users=FLAGS.synthetic_users,
-            num_items=FLAGS.synthetic_items,
-            mean_length=FLAGS.synthetic_mean_length,
-            seed=FLAGS.seed,
-        )
+    synthetic = {
+        "num_users": "synthetic_users",
+        "num_items": "synthetic_items",
+        "mean_length": "synthetic_mean_length",
+        "seed": "seed",
+    }
+    for option, flag in synthetic.items():
+        # Given for another dataset, they reach its option check (an error).
+        if FLAGS.dataset == "synthetic" or FLAGS[flag].present:
+            options[option] = FLAGS[flag].value
     return options
 
 

@@ -25,6 +25,7 @@ from genrec.data.datasets import (
     ROLE_COLUMNS,
     DatasetSpec,
     RatingsLayout,
+    check_options,
     custom_columns,
     custom_layout,
     get_spec,
@@ -146,6 +147,25 @@ def run_preprocess(
         out_dir,
     )
     return stats
+
+
+def check_arguments(
+    dataset: str,
+    *,
+    filter_mode: str | None = None,
+    min_presence: int | None = None,
+    dedup: bool | None = None,
+    on_bad_rows: str = "error",
+    options: Mapping[str, Any] | None = None,
+) -> None:
+    """Raise ValueError for arguments `run_preprocess` would refuse, reading no file.
+
+    For callers that start other work first (the pipeline flow), so that a typo
+    stops them at once.
+    """
+    spec = get_spec(dataset)
+    _settings(spec, filter_mode, min_presence, dedup, on_bad_rows)
+    check_options(spec, dict(options or {}))
 
 
 def _settings(

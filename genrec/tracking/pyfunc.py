@@ -76,6 +76,8 @@ class CheckpointRecommender(PythonModel):
         if k < 1:
             raise ValueError(f"params k: expected a positive number of items, got {k}")
         histories = [[int(i) for i in row] for row in model_input["item_ids"]]
+        if not histories:
+            return pd.DataFrame({"item_ids": [], "scores": []})
         self._check_ids(histories)
         timestamps = None
         if "timestamps" in model_input:
@@ -146,8 +148,14 @@ def input_example() -> tuple[pd.DataFrame, dict[str, int]]:
 
 
 def pip_requirements() -> list[str]:
-    """Pins of the packages the model needs, as installed here."""
-    return [f"{name}=={metadata.version(name)}" for name in _REQUIREMENTS]
+    """Pins of the packages the model needs, as installed here.
+
+    A local version label is dropped (torch's `2.13.0+cpu` is no PyPI release):
+    the serving environment installs the same release for its own hardware.
+    """
+    return [
+        f"{name}=={metadata.version(name).partition('+')[0]}" for name in _REQUIREMENTS
+    ]
 
 
 def log_checkpoint_model(

@@ -9,6 +9,7 @@ temporary name and renamed, so a killed run never leaves a truncated checkpoint.
 from __future__ import annotations
 
 import os
+import pickle
 import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -111,7 +112,14 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint not found")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
+        # torch's own message is about pickle opcodes and weights_only.
+        raise ValueError(
+            f"{path}: not a genrec checkpoint (torch cannot read it: "
+            f"{type(error).__name__})"
+        ) from error
     if not isinstance(payload, dict) or "format_version" not in payload:
         raise ValueError(f"{path}: not a genrec checkpoint (no format_version key)")
     if payload["format_version"] != FORMAT_VERSION:

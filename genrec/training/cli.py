@@ -55,7 +55,12 @@ def main(argv: list[str]) -> None:
     from genrec.training.runs import default_run_dir
 
     if FLAGS.resume and FLAGS.run_dir is None:
-        raise SystemExit("--resume needs --run_dir (the run to continue)")
+        raise ValueError("--resume needs --run_dir (the run to continue)")
+    if not FLAGS.resume and not FLAGS.gin_config_file:
+        raise ValueError(
+            "--gin_config_file is required (the model and trainer), e.g. "
+            "--gin_config_file=configs/ml-1m/hstu.gin"
+        )
     try:
         run_dir = FLAGS.run_dir or default_run_dir(genrec_home() / "runs")
     except ValueError as error:

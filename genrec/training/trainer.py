@@ -93,6 +93,9 @@ class Trainer:
         tf32: bool = True,
         max_grad_norm: float | None = None,
     ) -> None:
+        for name, value in (("num_epochs", num_epochs), ("batch_size", batch_size)):
+            if value < 1:
+                raise ValueError(f"Trainer.{name} must be >= 1, got {value}")
         self.model_factory = model
         self.dataset_factory = dataset
         self.optimizer_factory = optimizer

@@ -76,3 +76,18 @@ def test_preprocess_command_reports_a_duckdb_error_without_a_traceback(tmp_path)
     assert "memory" in result.stderr.lower()
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_synthetic_size_flags_for_another_dataset_are_an_error(tmp_path):
+    ratings = tmp_path / "u.data"
+    ratings.write_text("1\t10\t5\t100\n")
+    result = _genrec(
+        "--dataset=ml-100k",
+        f"--raw_path={ratings}",
+        "--synthetic_users=10",
+        f"--out={tmp_path / 'out'}",
+        env_home=tmp_path / "home",
+    )
+    assert result.returncode == 1
+    assert "ml-100k: unknown dataset option(s) ['num_users']" in result.stderr
+    assert not (tmp_path / "out").exists()

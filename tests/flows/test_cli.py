@@ -107,6 +107,8 @@ def test_a_mistyped_flag_stops_before_any_flow_or_run(tmp_path):
         ("--dataset=ml-10k", "flag --dataset=ml-10k: value should be one of"),
         ("--filter_mode=kcore", "flag --filter_mode=kcore: value should be one of"),
         ("--gin_config_file=hstu.gim", "hstu.gim: gin config file not found"),
+        ("--dataset_option=num_user=100", "unknown dataset option(s) ['num_user']"),
+        ("--gin_bindings=Trainer.sed = 1", "doesn't have a parameter named 'sed'"),
     ]:
         process = subprocess.run(
             [sys.executable, "-m", "genrec.cli", "pipeline", flag],

@@ -168,6 +168,8 @@ def test_registered_champion_recommends_unseen_items(tiny_pipeline_arguments, tm
     assert all(np.isfinite(recommended["scores"][1]))
     with pytest.raises(ValueError, match="params k: expected a positive"):
         model.predict(pd.DataFrame({"item_ids": [history]}), params={"k": 0})
+    nothing = model.predict(pd.DataFrame({"item_ids": []}), params={"k": 3})
+    assert len(nothing) == 0 and list(nothing.columns) == ["item_ids", "scores"]
 
     # Logged from code (MLflow runs a source file, unpickles no object), it
     # serves its stored example in a Python that cannot import the checkout.

@@ -6,7 +6,11 @@ import warnings
 
 from mlflow.entities import LoggedModelStatus
 
-from genrec.tracking.pyfunc import MODEL_NAME_IN_RUN, log_checkpoint_model
+from genrec.tracking.pyfunc import (
+    MODEL_NAME_IN_RUN,
+    log_checkpoint_model,
+    pip_requirements,
+)
 from genrec.tracking.store import ensure_experiment
 
 
@@ -56,3 +60,10 @@ def test_importing_the_model_class_draws_no_mlflow_type_hint_warning():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_requirements_pin_releases_a_fresh_environment_can_install():
+    # torch's local label (2.13.0+cpu) names no release on PyPI.
+    pins = pip_requirements()
+    assert any(pin.startswith("torch==") for pin in pins)
+    assert not [pin for pin in pins if "+" in pin]

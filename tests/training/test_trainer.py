@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
 from genrec.distributed import DistContext
@@ -11,6 +12,7 @@ from genrec.training.checkpoint import load_checkpoint
 from genrec.training.gin_config import resolve_config
 from genrec.training.ranks import train_rank
 from genrec.training.runs import RunPaths, read_metrics
+from genrec.training.trainer import Trainer
 
 from .conftest import TINY_CONFIG
 
@@ -119,3 +121,10 @@ def test_a_pinned_value_wins_over_the_code_default_when_a_checkpoint_is_read():
     assert Trainer().bf16 is False
     assert gin.query_parameter("adamw.eps") == 1e-06
     assert gin.query_parameter("Trainer.num_epochs") == 2  # from the file
+
+
+def test_trainer_refuses_no_epochs_or_empty_batches():
+    with pytest.raises(ValueError, match="Trainer.num_epochs must be >= 1, got -1"):
+        Trainer(model=lambda: None, num_epochs=-1)
+    with pytest.raises(ValueError, match="Trainer.batch_size must be >= 1, got 0"):
+        Trainer(model=lambda: None, batch_size=0)
