@@ -65,12 +65,10 @@ def main(argv: list[str]) -> None:
         raise SystemExit(f"unexpected arguments: {' '.join(argv[1:])}")
     from flows.pipeline import pipeline
 
-    try:
-        kwargs = pipeline_kwargs()
-        check_pipeline_kwargs(kwargs)
-    except (ValueError, SyntaxError) as error:
-        # Caught before the flow starts: no flow run, no MLflow run.
-        raise SystemExit(f"genrec pipeline: {error}") from None
+    # A mistake stops here, before the flow starts (no flow run, no MLflow run),
+    # as one line from genrec.cli.
+    kwargs = pipeline_kwargs()
+    check_pipeline_kwargs(kwargs)
     try:
         result = pipeline(**kwargs)
     except Exception as error:

@@ -4,7 +4,6 @@ parameters, turned into keyword arguments of `flows.pipeline.pipeline`."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from absl import flags
@@ -78,14 +77,7 @@ def parse_key_values(pairs: list[str]) -> dict[str, Any]:
 
 
 def pipeline_kwargs() -> dict[str, Any]:
-    """The pipeline's keyword arguments from the parsed flags (unset ones omitted).
-
-    Raises:
-        ValueError: for a gin config file that does not exist, before any run.
-    """
-    gin_file = FLAGS.gin_config_file
-    if gin_file and not Path(gin_file).expanduser().is_file():
-        raise ValueError(f"--gin_config_file={gin_file}: gin config file not found")
+    """The pipeline's keyword arguments from the parsed flags (unset ones omitted)."""
     kwargs: dict[str, Any] = {
         "dataset": FLAGS.dataset,
         "raw_path": FLAGS.raw_path,
@@ -113,7 +105,8 @@ def check_pipeline_kwargs(kwargs: dict[str, Any]) -> None:
     a FAILED MLflow run, nor a preprocessing that training then rejects.
 
     Raises:
-        ValueError, SyntaxError: naming the culprit.
+        ValueError, SyntaxError, FileNotFoundError: naming the culprit (a
+        missing gin file among them).
     """
     from flows.pipeline import DEFAULT_GIN_CONFIG
     from genrec.data.preprocess import check_arguments

@@ -24,9 +24,6 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-# Subcommands that turn their own errors into a line (with subcommand-specific
-# wording); the others get _one_line_errors.
-REPORTS_OWN_ERRORS = {"preprocess", "pipeline"}
 # What a user's mistake raises: a flag value or gin binding (ValueError; gin's
 # parser raises SyntaxError), a file (OSError).
 USER_ERRORS = (ValueError, OSError, SyntaxError)
@@ -51,12 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     _show_own_flags_in_help()
     # absl's --help opens with the main module's docstring: make it the command's.
     sys.modules["__main__"].__doc__ = module.__doc__
-    run = (
-        module.main
-        if name in REPORTS_OWN_ERRORS
-        else _one_line_errors(name, module.main)
-    )
-    app.run(run, argv=[f"genrec {name}", *argv[2:]])
+    app.run(_one_line_errors(name, module.main), argv=[f"genrec {name}", *argv[2:]])
 
 
 def _one_line_errors(name: str, run: Callable[[list[str]], None]) -> Callable:

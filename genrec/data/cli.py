@@ -102,14 +102,9 @@ def main(argv: list[str]) -> None:
             threads=FLAGS.threads,
             options=options_from_flags(),
         )
-    except (
-        ValueError,
-        FileNotFoundError,
-        FileExistsError,
-        SqlStepError,
-        duckdb.Error,
-    ) as error:
-        # A message, not a traceback: each of these names the file or step.
+    except (SqlStepError, duckdb.Error) as error:
+        # A message, not a traceback: it names the SQL step. A user's mistake
+        # (ValueError, OSError) becomes one line in genrec.cli.
         sys.exit(f"genrec preprocess: {error}")
     summary = {
         key: stats[key] for key in ("num_interactions", "num_users", "num_items")

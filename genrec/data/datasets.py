@@ -101,6 +101,8 @@ class DatasetSpec:
       download: the published archive or file; None when there is none.
       filter_mode, min_presence, dedup: the preset used when flags leave them unset.
       side_files: feature files, read when present in the raw folder.
+      options: the dataset options it reads besides COMMON_OPTIONS; any other
+        is refused (a misspelt one would otherwise be ignored).
     """
 
     name: str
@@ -112,6 +114,7 @@ class DatasetSpec:
     min_presence: int = 5
     dedup: bool = False
     side_files: tuple[SideFile, ...] = field(default_factory=tuple)
+    options: tuple[str, ...] = ()
 
 
 USERS_ML_1M = ("07_parse_users_ml_1m", "08_code_user_features")
@@ -123,6 +126,17 @@ MOVIELENS_CSV = RatingsLayout(
 )
 AMAZON_2014_CSV = RatingsLayout(("user", "item", "rating", "ts"))
 AMAZON_2018_CSV = RatingsLayout(("item", "user", "rating", "ts"))
+
+# The dataset options every source reads (DuckDB's), and a custom source's
+# columns (docs/data.md); DatasetSpec.options names the others.
+COMMON_OPTIONS = ("memory_limit",)
+CUSTOM_OPTIONS = (
+    "user_column",
+    "item_column",
+    "timestamp_column",
+    "rating_column",
+    "delimiter",
+)
 
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
@@ -203,6 +217,7 @@ DATASETS: dict[str, DatasetSpec] = {
             "",
             AMAZON_2014_CSV,
             filter_mode="single_pass",
+            options=("category",),
         ),
         DatasetSpec(
             "amazon-2018",
@@ -210,12 +225,14 @@ DATASETS: dict[str, DatasetSpec] = {
             "",
             AMAZON_2018_CSV,
             filter_mode="single_pass",
+            options=("category",),
         ),
         DatasetSpec(
             "custom",
             "Any CSV (with header) or Parquet; columns named by options.",
             "",
             None,
+            options=CUSTOM_OPTIONS,
         ),
         DatasetSpec(
             "synthetic",
@@ -223,6 +240,7 @@ DATASETS: dict[str, DatasetSpec] = {
             "",
             AMAZON_2018_CSV,
             filter_mode="single_pass",
+            options=tuple(SYNTHETIC_DEFAULTS),
         ),
     )
 }
@@ -237,31 +255,9 @@ def get_spec(dataset: str) -> DatasetSpec:
     return DATASETS[dataset]
 
 
-# The dataset options each source reads (docs/data.md); memory_limit is for DuckDB.
-COMMON_OPTIONS = ("memory_limit",)
-CUSTOM_OPTIONS = (
-    "user_column",
-    "item_column",
-    "timestamp_column",
-    "rating_column",
-    "delimiter",
-)
-
-
-def known_options(spec: DatasetSpec) -> tuple[str, ...]:
-    """The option names that `spec` reads."""
-    if spec.name == "custom":
-        return COMMON_OPTIONS + CUSTOM_OPTIONS
-    if spec.name == "synthetic":
-        return COMMON_OPTIONS + tuple(SYNTHETIC_DEFAULTS)
-    if not spec.ratings_file:  # an Amazon family, one file per category
-        return (*COMMON_OPTIONS, "category")
-    return COMMON_OPTIONS
-
-
 def check_options(spec: DatasetSpec, options: Mapping[str, Any]) -> None:
     """Reject an option that `spec` would ignore (a misspelt one, most often)."""
-    allowed = known_options(spec)
+    allowed = COMMON_OPTIONS + spec.options
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         raise ValueError(

@@ -446,14 +446,13 @@ def _features(runner: SqlRunner, spec: DatasetSpec, files: list[Path]) -> None:
     """Parse and code the side files that are present, in step order."""
     present = {path.name: path for path in files[1:]}
     side_files = [side for side in spec.side_files if side.name in present]
-    for side in spec.side_files:
-        if side.name not in present:
-            logger.warning(
-                "%s: no %s beside %s; its features are left out",
-                spec.name,
-                side.name,
-                files[0].name,
-            )
+    for side in (side for side in spec.side_files if side.name not in present):
+        logger.warning(
+            "%s: no %s beside %s; its features are left out",
+            spec.name,
+            side.name,
+            files[0].name,
+        )
     for side in sorted(side_files, key=lambda side: side.steps):
         parse_step, code_step = side.steps
         params = {"path": str(present[side.name]), "encoding": side.encoding}
