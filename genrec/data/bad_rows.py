@@ -131,7 +131,7 @@ def csv_bad_rows(
             role = wanted.pop(rowid)
             index = layout.fields.index(role)
             found = fields[index] if index < len(fields) else ""
-            reason = _value_reason(f"field {index + 1}", role, found, _id_kind(layout))
+            reason = _value_reason(layout.field(index), role, found, _id_kind(layout))
             examples.append((line, reason))
 
     total = _scalar(connection, REJECT_COUNT_QUERY) + _scalar(
@@ -142,7 +142,7 @@ def csv_bad_rows(
     # counts) is still reported, by its number among the loaded rows.
     for rowid, role in wanted.items():
         index = layout.fields.index(role)
-        reason = _value_reason(f"field {index + 1}", role, None, _id_kind(layout))
+        reason = _value_reason(layout.field(index), role, None, _id_kind(layout))
         bad_rows.append(BadRow(str(path), rowid + 1, reason, "data row"))
     return bad_rows[:MAX_EXAMPLES], total
 
@@ -217,7 +217,7 @@ def _reject_reason(
     role = layout.fields[index - 1] if 0 < index <= len(layout.fields) else ""
     if error_type == "CAST" and role in EXPECTED:
         # DuckDB numbers fields from 1, as a person counting along the line does.
-        return _value_reason(f"field {index}", role, _cast_value(message))
+        return _value_reason(layout.field(index - 1), role, _cast_value(message))
     if error_type == "INVALID ENCODING":
         return f"expected {layout.encoding} text ({message})"
     return f"{error_type.lower()}: {message}"

@@ -54,6 +54,8 @@ class RatingsLayout:
       integer_ids: user and item ids are integers, written plainly (MovieLens):
         another value is a bad row, where it would otherwise make every id of
         its kind sort as a string.
+      names: the header's name of each field, when the user chose the columns
+        by name (custom sources), so that messages can say them back.
     """
 
     fields: tuple[str, ...]
@@ -62,6 +64,13 @@ class RatingsLayout:
     quote: str = '"'
     encoding: str = "utf-8"
     integer_ids: bool = False
+    names: tuple[str, ...] = ()
+
+    def field(self, index: int) -> str:
+        """Name the 0-based field `index` as a person finds it: "field 2 'movieId'"."""
+        if index < len(self.names):
+            return f"field {index + 1} {self.names[index]!r}"
+        return f"field {index + 1}"
 
     def columns(self) -> dict[str, str]:
         """Return DuckDB's `columns` argument: field name -> SQL type, in file order."""
@@ -398,7 +407,9 @@ def custom_layout(ratings: Path, options: Mapping[str, Any]) -> RatingsLayout:
             f"{ratings}: line 1: expected columns {missing} in the header {header}"
         )
     roles = {name: role for role, name in wanted.items()}
-    return RatingsLayout(tuple(roles.get(name, "") for name in header), delim, True)
+    return RatingsLayout(
+        tuple(roles.get(name, "") for name in header), delim, True, names=tuple(header)
+    )
 
 
 def custom_columns(options: Mapping[str, Any]) -> dict[str, str]:

@@ -175,8 +175,11 @@ def test_custom_csv_that_is_not_utf8_names_the_line(tmp_path, content, line):
 @pytest.mark.parametrize(
     ("bad_line", "reason"),
     [
-        (",x,5", "field 1 (user): expected a non-empty user id, found nothing"),
-        ("u3, ,5", "field 2 (item): expected a non-empty item id, found nothing"),
+        (",x,5", "field 1 'who' (user): expected a non-empty user id, found nothing"),
+        (
+            "u3, ,5",
+            "field 2 'what' (item): expected a non-empty item id, found nothing",
+        ),
     ],
 )
 def test_custom_csv_ids_are_any_non_empty_text(tmp_path, bad_line, reason):
@@ -189,6 +192,21 @@ def test_custom_csv_ids_are_any_non_empty_text(tmp_path, bad_line, reason):
     assert decoded_sequences(tmp_path / "out") == {
         "u1": [("x y", 1.0, 5), ("007", 1.0, 6)]
     }
+
+
+def test_custom_csv_bad_rows_name_the_header_column(tmp_path):
+    # The user chose the columns by name, so the message says the name back.
+    path = tmp_path / "events.csv"
+    path.write_text("when,stars,who,what\n5,4.0,u1,x\n6,great,u1,y\n7.5,3.0,u2,x\n")
+    options = {**OPTIONS, "rating_column": "stars"}
+    with pytest.raises(BadRowsError) as caught:
+        run_preprocess("custom", tmp_path / "out", path, options=options)
+    assert [str(row) for row in caught.value.bad_rows] == [
+        f"{path}: line 3: field 2 'stars' (rating): expected a finite number, "
+        "found 'great'",
+        f"{path}: line 4: field 1 'when' (timestamp): expected an integer "
+        "timestamp (epoch seconds), found '7.5'",
+    ]
 
 
 @pytest.mark.parametrize(
