@@ -99,7 +99,8 @@ def pipeline_kwargs() -> dict[str, Any]:
 
 def check_pipeline_kwargs(kwargs: dict[str, Any]) -> None:
     """Refuse what the flow would refuse only later: preprocessing arguments and
-    dataset options, and gin bindings (parsed with a stand-in catalogue size).
+    dataset options, gin bindings (parsed with a stand-in catalogue size) and
+    the Trainer's settings.
 
     Called before the flow starts, so a typo costs neither a Prefect start, nor
     a FAILED MLflow run, nor a preprocessing that training then rejects.
@@ -110,7 +111,7 @@ def check_pipeline_kwargs(kwargs: dict[str, Any]) -> None:
     """
     from flows.pipeline import DEFAULT_GIN_CONFIG
     from genrec.data.preprocess import check_arguments
-    from genrec.training.gin_config import resolve_config
+    from genrec.training.gin_config import check_trainer_config, resolve_config
 
     check_arguments(
         kwargs["dataset"],
@@ -120,8 +121,10 @@ def check_pipeline_kwargs(kwargs: dict[str, Any]) -> None:
         on_bad_rows=kwargs.get("on_bad_rows", "error"),
         options=kwargs.get("dataset_options"),
     )
-    resolve_config(
-        [kwargs.get("gin_config_file", DEFAULT_GIN_CONFIG)],
-        kwargs.get("gin_bindings", []),
-        num_items=1,
+    check_trainer_config(
+        resolve_config(
+            [kwargs.get("gin_config_file", DEFAULT_GIN_CONFIG)],
+            kwargs.get("gin_bindings", []),
+            num_items=1,
+        )
     )

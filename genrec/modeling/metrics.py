@@ -12,6 +12,11 @@ import torch
 from torch import Tensor
 
 DEFAULT_KS: tuple[int, ...] = (1, 10, 50, 200)
+# The names `metric_sums` reports with the default cut-offs.
+METRIC_NAMES: tuple[str, ...] = (
+    *(f"{name}@{k}" for k in DEFAULT_KS for name in ("hr", "ndcg")),
+    "mrr",
+)
 
 
 def metric_sums(ranks: Tensor, ks: Sequence[int] = DEFAULT_KS) -> dict[str, float]:

@@ -59,6 +59,28 @@ def resolve_config(
     return resolved
 
 
+def check_trainer_config(config: str) -> None:
+    """Build the `Trainer` that `config` describes, to raise its refusals now.
+
+    A Trainer only records its settings (the model and dataset are built by the
+    ranks), so this is cheap; it lets a launcher refuse `Trainer.num_epochs = 0`
+    or a misspelt selection metric before it spawns ranks or preprocesses.
+
+    Raises:
+        ValueError: the Trainer's own message, without gin's added context.
+    """
+    from genrec.training.trainer import Trainer
+
+    parse_resolved(config)
+    try:
+        Trainer()
+    except ValueError as error:
+        # gin appends "In call to configurable ..." lines; the first says it all.
+        raise ValueError(str(error).splitlines()[0]) from error
+    finally:
+        gin.clear_config()
+
+
 def parse_resolved(config: str, operative_config: str | None = None) -> None:
     """Make `config` (from `resolve_config` or a checkpoint) the active gin config.
 

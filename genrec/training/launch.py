@@ -14,7 +14,7 @@ from pathlib import Path
 
 from genrec.distributed import hosts_rank_zero, launch
 from genrec.training.checkpoint import BEST_CHECKPOINT, CHECKPOINT_DIR
-from genrec.training.gin_config import resolve_config
+from genrec.training.gin_config import check_trainer_config, resolve_config
 from genrec.training.ranks import train_rank
 from genrec.training.runs import (
     CONFIG_FILE,
@@ -166,6 +166,7 @@ def _run_config(
             )
         return config_path.read_text()
     config = resolve_config(gin_files, gin_bindings, num_items=read_num_items(data_dir))
+    check_trainer_config(config)
     if not owner:
         return config
     temporary = config_path.with_suffix(".tmp")

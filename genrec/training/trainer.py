@@ -24,6 +24,7 @@ from genrec.distributed import (
     all_reduce_sums,
     check_replicas_identical,
 )
+from genrec.modeling.metrics import METRIC_NAMES
 from genrec.modeling.model import RetrievalModel
 from genrec.training import checkpoint as ckpt
 from genrec.training.dataset import SequenceDataset
@@ -96,6 +97,11 @@ class Trainer:
         for name, value in (("num_epochs", num_epochs), ("batch_size", batch_size)):
             if value < 1:
                 raise ValueError(f"Trainer.{name} must be >= 1, got {value}")
+        if selection_metric not in METRIC_NAMES:
+            raise ValueError(
+                f"Trainer.selection_metric must be one of {list(METRIC_NAMES)}, "
+                f"got {selection_metric!r}"
+            )
         self.model_factory = model
         self.dataset_factory = dataset
         self.optimizer_factory = optimizer

@@ -6,6 +6,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -82,6 +83,30 @@ def test_evaluation_does_not_depend_on_world_size(two_rank_run, planted):
 def test_a_run_folder_is_never_shared(planted, two_rank_run, tmp_path):
     with pytest.raises(RunDirInUseError, match="already holds a run"):
         train([TINY_CONFIG], [], data_dir=planted, run_dir=two_rank_run.run_dir)
+
+
+@pytest.mark.parametrize(
+    ("binding", "says"),
+    [
+        ("Trainer.num_epochs = 0", "Trainer.num_epochs must be >= 1, got 0"),
+        (
+            "Trainer.selection_metric = 'ndcg@20'",
+            "Trainer.selection_metric must be one of ['hr@1', 'ndcg@1',",
+        ),
+    ],
+)
+def test_a_trainer_setting_it_refuses_stops_before_any_rank_starts(
+    planted, tmp_path, binding, says
+):
+    run_dir = tmp_path / "refused"
+    started = time.perf_counter()
+    with pytest.raises(ValueError, match=re.escape(says)) as caught:
+        train([TINY_CONFIG], [binding], data_dir=planted, run_dir=run_dir)
+    # Refused in the launcher, with the Trainer's own line: no rank was spawned
+    # (spawning and a process group alone take seconds), no folder is left.
+    assert len(str(caught.value).splitlines()) == 1
+    assert time.perf_counter() - started < 5
+    assert not run_dir.exists()
 
 
 def _genrec(*args: str, **kwargs) -> subprocess.Popen:

@@ -128,3 +128,5 @@ def test_trainer_refuses_no_epochs_or_empty_batches():
         Trainer(model=lambda: None, num_epochs=-1)
     with pytest.raises(ValueError, match="Trainer.batch_size must be >= 1, got 0"):
         Trainer(model=lambda: None, batch_size=0)
+    with pytest.raises(ValueError, match="selection_metric must be one of"):
+        Trainer(model=lambda: None, selection_metric="NDCG@10")
