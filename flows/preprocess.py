@@ -17,14 +17,13 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import TASK_SOURCE, Inputs
 
+from genrec.data.output import OUTPUT_FILES
 from genrec.paths import genrec_home
 from genrec.tracking.fingerprint import content_fingerprint
 
 # Inputs that do not change the output: where the raw bytes live (the
 # fingerprint already holds their content) and how many threads DuckDB uses.
 _NOT_IN_CACHE_KEY = ["raw_path", "threads"]
-# What a complete output folder holds; a cached folder missing any is redone.
-OUTPUT_FILES = ("sequences.parquet", "items.parquet", "users.parquet", "stats.json")
 # Errors in the input itself (a malformed row, a missing file or column, an
 # empty result) fail the same way again, so only the others are retried (a
 # download cut off, a disk that filled up).

@@ -33,6 +33,7 @@ EXPECTED = {
     "ts": "an integer timestamp (epoch seconds)",
 }
 READ_CHUNK_BYTES = 1 << 24
+MAX_QUOTED_CHARS = 80  # a longer value found is shortened in messages
 
 # Bookkeeping queries on step 1's tables (the transformations live in sql/).
 # A reject has one row per failing field; the first one names the line.
@@ -49,6 +50,15 @@ limit $limit
 REJECT_COUNT_QUERY = """
 select count(distinct line_byte_position)
 from reject_errors
+"""
+# A quote that never closes makes DuckDB read the rest of the file as one field
+# and reject it as one line: skipping that line would drop every line after it.
+UNTERMINATED_QUOTE_QUERY = """
+select line_byte_position, column_idx
+from reject_errors
+where error_type = 'UNQUOTED VALUE' and error_message like '%unterminated quote%'
+order by line_byte_position
+limit 1
 """
 FLAGGED_QUERY = """
 select rowid, bad_field
@@ -113,6 +123,7 @@ def csv_bad_rows(
     lines before them does not shift the line number. Flagged rows are placed by
     walking the file's records, which happens only when there are any.
     """
+    _check_quotes_close(connection, path, layout)
     rejects = connection.execute(REJECTS_QUERY, {"limit": MAX_EXAMPLES}).fetchall()
     starts = [_record_start(path, int(position)) for position, *_ in rejects]
     lines = _line_numbers(path, starts)
@@ -145,6 +156,28 @@ def csv_bad_rows(
         reason = _value_reason(layout.field(index), role, None, _id_kind(layout))
         bad_rows.append(BadRow(str(path), rowid + 1, reason, "data row"))
     return bad_rows[:MAX_EXAMPLES], total
+
+
+def _check_quotes_close(
+    connection: duckdb.DuckDBPyConnection, path: Path, layout: RatingsLayout
+) -> None:
+    """Raise ValueError, whatever the bad-row policy, if a quote is never closed.
+
+    Such a line is not one bad row: DuckDB read every line after it into the
+    open field, so skipping it would silently drop the rest of the file.
+    """
+    row = connection.execute(UNTERMINATED_QUOTE_QUERY).fetchone()
+    if row is None:
+        return
+    position, index = row
+    start = _record_start(path, int(position))
+    line = _line_numbers(path, [start])[start]
+    where = f"{layout.field(index - 1)} " if index else ""
+    raise ValueError(
+        f"{path}: line {line}: {where}opens a quote ({layout.quote}) that is never "
+        "closed, so every line after it would be read as part of that field; "
+        f"close it, or double a {layout.quote} that is part of a quoted value"
+    )
 
 
 def parquet_bad_rows(
@@ -207,13 +240,17 @@ def check_side_file(connection: duckdb.DuckDBPyConnection, path: Path) -> None:
 
 
 def _reject_reason(
-    layout: RatingsLayout, index: int, error_type: str, message: str
+    layout: RatingsLayout, index: int | None, error_type: str, message: str
 ) -> str:
     """Phrase one DuckDB reject of the ratings file as what was expected where."""
     if error_type in {"MISSING COLUMNS", "TOO MANY COLUMNS"}:
         return f"expected {len(layout.fields)} fields separated by {layout.delim!r}" + (
             _field_count_found(message)
         )
+    if error_type == "LINE SIZE OVER MAXIMUM":
+        return f"expected a line shorter than DuckDB's maximum ({message})"
+    if index is None:  # a reject of the whole line
+        return f"{error_type.lower()}: {message}"
     role = layout.fields[index - 1] if 0 < index <= len(layout.fields) else ""
     if error_type == "CAST" and role in EXPECTED:
         # DuckDB numbers fields from 1, as a person counting along the line does.
@@ -238,9 +275,15 @@ def _value_reason(
 
 
 def _found(value: str | None) -> str:
+    """Quote a found value for a message, shortening a long one."""
     if value is None:
         return "something else"
-    return repr(value) if value.strip() else "nothing"
+    if not value.strip():
+        return "nothing"
+    if len(value) > MAX_QUOTED_CHARS:
+        shown = value[: MAX_QUOTED_CHARS - 10]
+        return f"{shown!r}... ({len(value):,} characters)"
+    return repr(value)
 
 
 def _cast_value(message: str) -> str | None:
@@ -328,11 +371,11 @@ def _loaded_records(
     The loaded rows are the file's records minus the header and the rejected
     ones, in order, so the n-th of them has rowid n (step 1 keeps insertion
     order). A record is a non-blank line plus, while a quote is open, the lines
-    after it; with escape = quote, a doubled quote keeps the count even.
+    after it (see `_ends_inside_quotes`).
     """
-    quote = layout.quote.encode() if layout.quote else b""
+    quote = layout.quote.encode(layout.encoding) if layout.quote else b""
     rowid = -1
-    records = _records(path, quote)
+    records = _records(path, quote, layout.delim.encode(layout.encoding))
     if layout.header:
         next(records, None)
     remaining = len(wanted)
@@ -347,7 +390,9 @@ def _loaded_records(
                 return
 
 
-def _records(path: Path, quote: bytes) -> Iterator[tuple[int, int, bytes]]:
+def _records(
+    path: Path, quote: bytes, delim: bytes
+) -> Iterator[tuple[int, int, bytes]]:
     """Yield (first line, byte offset, bytes) of each non-blank record."""
     parts: list[bytes] = []
     first_line = start = 0
@@ -362,13 +407,42 @@ def _records(path: Path, quote: bytes) -> Iterator[tuple[int, int, bytes]]:
                 first_line, start = line_number, offset
             parts.append(line)
             offset += len(line)
-            if quote and line.count(quote) % 2:
-                inside_quotes = not inside_quotes
+            if quote and (inside_quotes or quote in line):
+                inside_quotes = _ends_inside_quotes(line, inside_quotes, quote, delim)
             if not inside_quotes:
                 yield first_line, start, b"".join(parts)
                 parts = []
     if parts:
         yield first_line, start, b"".join(parts)
+
+
+def _ends_inside_quotes(line: bytes, inside: bool, quote: bytes, delim: bytes) -> bool:
+    """Whether a quoted field is still open at the end of `line`.
+
+    As DuckDB reads a field: a quote opens one only as the field's first
+    character (`a"b` is plain text); inside it, a doubled quote is a quote
+    character (escape = quote) and a single one closes it.
+    """
+    position, field_start = 0, not inside
+    while position < len(line):
+        if inside:
+            found = line.find(quote, position)
+            if found < 0:
+                return True
+            if line.startswith(quote, found + len(quote)):
+                position = found + 2 * len(quote)
+                continue
+            inside, field_start = False, False
+            position = found + len(quote)
+        elif field_start and line.startswith(quote, position):
+            inside = True
+            position += len(quote)
+        else:
+            found = line.find(delim, position)
+            if found < 0:
+                return False
+            position, field_start = found + len(delim), True
+    return inside
 
 
 def _split_record(record: bytes, layout: RatingsLayout) -> list[str]:

@@ -26,6 +26,12 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 MARKER = "stats.json"  # every complete genrec data folder has one
+# What a complete data folder holds, and all it may hold: an existing --out is
+# replaced only if it holds nothing else (another tool's folder may well have a
+# stats.json); a cached folder missing any of them is redone (flows/).
+OUTPUT_FILES = frozenset(
+    {MARKER, "sequences.parquet", "items.parquet", "users.parquet"}
+)
 KINDS = ("staging", "duckdb", "previous")
 # A sibling nobody touched for a day belongs to no live run: preprocessing the
 # largest dataset takes minutes, and spill files touch the duckdb folder.
@@ -38,18 +44,14 @@ def staged_output(out_dir: Path) -> Iterator[Path]:
 
     On any error the staging folder is deleted and `out_dir`, if it held a
     previous output, is left untouched. An existing `out_dir` is replaced only
-    when it is empty or holds a previous output (its stats.json), never a folder
-    of other files. Leftovers of dead runs for the same `out_dir` are removed
-    first.
+    when it is empty or holds a previous output (its stats.json and data files
+    only), never a folder with other files. Leftovers of dead runs for the same
+    `out_dir` are removed first.
     """
     out_dir = out_dir.resolve()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_siblings(out_dir)
-    if out_dir.exists() and not _replaceable(out_dir):
-        raise FileExistsError(
-            f"{out_dir} exists and is not a genrec data folder (no {MARKER}); "
-            "choose another --out or remove it"
-        )
+    _check_replaceable(out_dir)
     with scratch_folder(out_dir, "staging") as staging:
         staging.chmod(0o755)  # mkdtemp makes it private; the output is not
         yield staging
@@ -132,10 +134,22 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _replaceable(folder: Path) -> bool:
-    return folder.is_dir() and (
-        not any(folder.iterdir()) or (folder / MARKER).is_file()
-    )
+def _check_replaceable(out_dir: Path) -> None:
+    """Raise FileExistsError unless `out_dir` is missing, empty or a data folder."""
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise FileExistsError(f"{out_dir} is a file; --out must name a folder")
+    names = sorted(path.name for path in out_dir.iterdir())
+    if not names:
+        return
+    others = [name for name in names if name not in OUTPUT_FILES]
+    if MARKER not in names or others:
+        why = f"files genrec did not write: {others[:5]}" if others else f"no {MARKER}"
+        raise FileExistsError(
+            f"{out_dir} exists and is not a genrec data folder ({why}); "
+            "choose another --out or remove it"
+        )
 
 
 def _swap_in(staging: Path, out_dir: Path) -> None:

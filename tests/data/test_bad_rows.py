@@ -86,6 +86,59 @@ def test_lines_after_a_multi_line_quoted_field_are_exact(tmp_path, bad_line):
         run_preprocess("custom", tmp_path / "out", path, options=STRING_IDS)
 
 
+@pytest.mark.parametrize("policy", ["error", "skip"])
+def test_a_quote_that_never_closes_stops_the_run_under_either_policy(tmp_path, policy):
+    # DuckDB reads every line after line 3 into the open field: skipping that
+    # "one" bad line would silently drop the rest of the file.
+    lines = [HEADER, GOOD[0], '1,"20,3.0,2', *GOOD[1:], *GOOD * 50]
+    path = _write(tmp_path / "ratings.csv", lines)
+    with pytest.raises(ValueError, match=f"^{path}: line 3: field 2 'movieId' opens"):
+        run_preprocess(
+            "custom", tmp_path / "out", path, on_bad_rows=policy, options=STRING_IDS
+        )
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("stray", ['a"b', 'a"b""c', 'ab"'])
+def test_a_quote_inside_an_unquoted_field_is_text_and_keeps_lines_exact(
+    tmp_path, stray
+):
+    # A quote opens a quoted field only as its first character.
+    lines = [HEADER, f"1,{stray},4.0,1", '1,"q,""x""",4.0,2', GOOD[2], "2,12,,5"]
+    path = _write(tmp_path / "ratings.csv", [*lines, GOOD[3]])
+    with pytest.raises(BadRowsError) as caught:
+        run_preprocess("custom", tmp_path / "out", path, options=STRING_IDS)
+    assert str(caught.value).startswith(
+        f"{path}: line 5: field 3 'rating' (rating): expected a finite number, "
+        "found nothing;"
+    )
+    stats = run_preprocess(
+        "custom", tmp_path / "out", path, on_bad_rows="skip", options=STRING_IDS
+    )
+    assert stats["num_interactions"] == 4
+    items = pq.read_table(tmp_path / "out" / "items.parquet")["original_id"]
+    assert {stray, 'q,"x"'} <= set(items.to_pylist())
+
+
+def test_a_line_beyond_duckdbs_maximum_is_one_bad_row(tmp_path):
+    lines = [HEADER, *GOOD, f"3,{'x' * 2_100_000},4.0,104"]
+    path = _write(tmp_path / "ratings.csv", lines)
+    with pytest.raises(BadRowsError, match=f"^{path}: line 6: expected a line shorter"):
+        run_preprocess("custom", tmp_path / "out", path, options=STRING_IDS)
+    stats = run_preprocess(
+        "custom", tmp_path / "out", path, on_bad_rows="skip", options=STRING_IDS
+    )
+    assert (stats["num_interactions"], stats["counts"]["bad_rows"]["count"]) == (4, 1)
+
+
+def test_a_long_value_is_shortened_in_the_message(tmp_path):
+    path = _write(tmp_path / "ratings.csv", [HEADER, *GOOD, f"3,13,{'9x' * 5000},1"])
+    with pytest.raises(BadRowsError) as caught:
+        run_preprocess("ml-latest-small", tmp_path / "out", path)
+    assert "... (10,000 characters)" in str(caught.value)
+    assert len(str(caught.value)) < 300
+
+
 def test_non_finite_and_fractional_values_are_never_loaded(tmp_path):
     lines = [HEADER, *GOOD, "3,13,nan,104", "3,14,inf,105", "3,15,4.0,105.5"]
     path = _write(tmp_path / "ratings.csv", lines)
@@ -159,6 +212,11 @@ def test_refuses_to_replace_a_folder_that_is_not_an_output(tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "notes.txt").write_text("mine")
     with pytest.raises(FileExistsError, match="not a genrec data folder"):
+        run_preprocess("ml-latest-small", tmp_path / "out", path)
+    assert (tmp_path / "out" / "notes.txt").read_text() == "mine"
+    # A stats.json alone (other tools write one too) does not make it an output.
+    (tmp_path / "out" / "stats.json").write_text("{}")
+    with pytest.raises(FileExistsError, match=r"files genrec did not write: \['notes"):
         run_preprocess("ml-latest-small", tmp_path / "out", path)
     assert (tmp_path / "out" / "notes.txt").read_text() == "mine"
 
