@@ -377,6 +377,17 @@ def _synthetic_file(options: dict[str, Any]) -> Path:
 DELIMITER_ESCAPES = {"\\t": "\t", "tab": "\t"}
 
 
+PARQUET_MAGIC = b"PAR1"
+
+
+def is_parquet(path: Path) -> bool:
+    """Whether `path` is a Parquet file: by its suffix, or by its first bytes."""
+    if path.suffix.lower() == ".parquet":
+        return True
+    with path.open("rb") as handle:
+        return handle.read(len(PARQUET_MAGIC)) == PARQUET_MAGIC
+
+
 def custom_layout(ratings: Path, options: Mapping[str, Any]) -> RatingsLayout:
     """Build the layout of a custom CSV from its header and the column options.
 
@@ -385,9 +396,18 @@ def custom_layout(ratings: Path, options: Mapping[str, Any]) -> RatingsLayout:
     """
     delim = str(options.get("delimiter", ","))
     delim = DELIMITER_ESCAPES.get(delim, delim)
+    if not 1 <= len(delim.encode()) <= 4:
+        raise ValueError(
+            f"--delimiter={delim!r}: expected 1 to 4 bytes (e.g. ',', '\\t', '::')"
+        )
     wanted = custom_columns(options)
     with ratings.open("rb") as handle:
         raw_line = handle.readline()
+    if b"\r" in raw_line.rstrip(b"\r\n"):
+        raise ValueError(
+            f"{ratings}: line 1: lines end with a lone carriage return (\\r); "
+            "expected \\n or \\r\\n line endings"
+        )
     try:
         # utf-8-sig: a byte-order mark (as spreadsheets write) is not a name.
         first_line = raw_line.decode("utf-8-sig").rstrip("\r\n")
@@ -395,12 +415,21 @@ def custom_layout(ratings: Path, options: Mapping[str, Any]) -> RatingsLayout:
         raise ValueError(
             f"{ratings}: line 1: expected utf-8 text in the header ({error})"
         ) from error
-    if len(delim) == 1:
-        header = next(csv.reader([first_line], delimiter=delim), [])
-    else:
-        header = first_line.split(delim)
+    try:
+        if len(delim) == 1:
+            header = next(csv.reader([first_line], delimiter=delim), [])
+        else:
+            header = first_line.split(delim)
+    except csv.Error as error:
+        raise ValueError(f"{ratings}: line 1: unreadable header ({error})") from error
     if not header:
         raise ValueError(f"{ratings}: line 1: expected a header naming the columns")
+    repeated = sorted({name for name in wanted.values() if header.count(name) > 1})
+    if repeated:
+        raise ValueError(
+            f"{ratings}: line 1: the header names {repeated} more than once; "
+            "expected each chosen column once"
+        )
     missing = [name for name in wanted.values() if name not in header]
     if missing:
         raise ValueError(
@@ -428,4 +457,13 @@ def custom_columns(options: Mapping[str, Any]) -> dict[str, str]:
                 f"`genrec preprocess --{flag}_column=NAME`, or with "
                 f"`--dataset_option={flag}_column=NAME` for `genrec pipeline`"
             )
-    return {role: str(name) for role, name in names.items() if name}
+    chosen = {role: str(name) for role, name in names.items() if name}
+    flags = {"user": "user", "item": "item", "ts": "timestamp", "rating": "rating"}
+    for role, name in chosen.items():
+        others = [other for other, value in chosen.items() if value == name]
+        if others[0] != role:
+            raise ValueError(
+                f"--{flags[others[0]]}_column and --{flags[role]}_column both name "
+                f"{name!r}: expected a different column for each"
+            )
+    return chosen

@@ -49,7 +49,14 @@ def staged_output(out_dir: Path) -> Iterator[Path]:
     `out_dir` are removed first.
     """
     out_dir = out_dir.resolve()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OSError(
+            error.errno,
+            f"--out {out_dir}: cannot make the folder {out_dir.parent} "
+            f"({error.strerror}: {error.filename})",
+        ) from error
     remove_stale_siblings(out_dir)
     _check_replaceable(out_dir)
     with scratch_folder(out_dir, "staging") as staging:
@@ -65,9 +72,16 @@ def scratch_folder(out_dir: Path, kind: str) -> Iterator[Path]:
     Its name carries this host and pid, so that a later run can tell whether the
     run that made it is still alive.
     """
-    folder = Path(
-        tempfile.mkdtemp(prefix=_sibling_prefix(out_dir, kind), dir=out_dir.parent)
-    )
+    try:
+        folder = Path(
+            tempfile.mkdtemp(prefix=_sibling_prefix(out_dir, kind), dir=out_dir.parent)
+        )
+    except OSError as error:
+        # The work folder's name means nothing to the user; the output's does.
+        raise OSError(
+            error.errno,
+            f"--out {out_dir}: cannot write in {out_dir.parent} ({error.strerror})",
+        ) from error
     try:
         yield folder
     finally:

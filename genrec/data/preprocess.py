@@ -29,6 +29,7 @@ from genrec.data.datasets import (
     custom_columns,
     custom_layout,
     get_spec,
+    is_parquet,
 )
 from genrec.data.datasets import raw_files as find_raw_files
 from genrec.data.output import scratch_folder, staged_output
@@ -213,9 +214,12 @@ def _connect(
         connection = duckdb.connect(":memory:", config=config)
     except duckdb.Error as error:
         # DuckDB names its setting, not the flag that set it.
+        given = [f"--memory_limit={config['memory_limit']}"]
+        if threads is not None:
+            given.insert(0, f"--threads={threads}")
         raise ValueError(
-            f"--threads={threads} / --memory_limit={config['memory_limit']}: "
-            f"DuckDB refused them ({error})"
+            f"{' / '.join(given)}: DuckDB refused "
+            f"{'them' if len(given) > 1 else 'it'} ({error})"
         ) from error
     connection.execute("set enable_progress_bar = false")
     # The steps' tables live in a compressed in-memory database: a checkpoint
@@ -308,7 +312,8 @@ def _load(
     """
     layout: RatingsLayout | None
     runner.run("00_prepare_events")
-    if path.suffix.lower() == ".parquet":
+    if is_parquet(path):
+        _check_parquet_use(spec, path, options)
         layout = None
         source = _parquet_source(path, options)
         runner.connection.register("source_rows", source)
@@ -377,12 +382,27 @@ def _original_ids(
         )
 
 
+def _check_parquet_use(
+    spec: DatasetSpec, path: Path, options: Mapping[str, Any]
+) -> None:
+    """Refuse a Parquet ratings file where the dataset or an option expects CSV."""
+    if spec.layout is not None:
+        raise ValueError(
+            f"{path}: a Parquet file, but {spec.name} reads its own CSV format; "
+            "for Parquet use --dataset=custom with --user_column, --item_column "
+            "and --timestamp_column"
+        )
+    if "delimiter" in options:
+        raise ValueError(f"{path}: --delimiter applies to CSV files; this is Parquet")
+
+
 def _parquet_source(path: Path, options: Mapping[str, Any]) -> pa.Table:
     """Read the role columns of a Parquet file, renamed by role, ts in seconds.
 
     A timestamp or date column becomes epoch seconds (a timestamp without a time
-    zone is taken as UTC, a date as its midnight) as float64, so that step 1
-    flags a fractional second like any other non-integer timestamp.
+    zone is taken as UTC, a date as its midnight), floored to whole seconds, as
+    float64: so that step 1 flags a fractional number in a numeric column like
+    any other non-integer timestamp.
     """
     names = custom_columns(options)
     try:
@@ -403,7 +423,23 @@ def _parquet_source(path: Path, options: Mapping[str, Any]) -> pa.Table:
         ts = ts.cast(pa.timestamp("s"))
     if pa.types.is_timestamp(ts.type):
         per_second = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[ts.type.unit]
-        seconds = pc.divide(ts.cast(pa.int64()).cast(pa.float64()), per_second)
+        ticks = ts.cast(pa.int64())
+        # Floored to the second (the output's unit), not flagged: a time stamp
+        # type has no malformed fractions. Events of one second keep file order.
+        # Integer division truncates towards zero: step back where it rounded up.
+        whole = pc.divide(ticks, per_second)
+        remainder = pc.subtract(ticks, pc.multiply(whole, per_second))
+        whole = pc.if_else(pc.less(remainder, 0), pc.subtract(whole, 1), whole)
+        num_fractional = pc.sum(pc.not_equal(remainder, 0)).as_py() or 0
+        if num_fractional:
+            logger.warning(
+                "%s: %d time stamps of column %r have a fraction of a second; "
+                "floored to whole seconds",
+                path,
+                num_fractional,
+                names["ts"],
+            )
+        seconds = whole.cast(pa.float64())
         table = table.set_column(table.schema.get_field_index("ts"), "ts", seconds)
     return table
 

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from genrec.data.output import STALE_AFTER_S, _host, remove_stale_siblings
 from genrec.data.preprocess import run_preprocess
 
@@ -85,3 +87,31 @@ def test_a_dead_runs_previous_output_is_restored_when_the_output_is_missing(tmp_
     remove_stale_siblings(tmp_path / "out")
     assert (tmp_path / "out" / "stats.json").read_text() == "{}"
     assert not previous.exists()
+
+
+def test_an_out_that_cannot_be_made_says_which_out(tmp_path):
+    ratings = tmp_path / "ratings.csv"
+    ratings.write_text(RATINGS)
+    (tmp_path / "afile").write_text("x")
+    out = tmp_path / "afile" / "sub"
+    with pytest.raises(OSError, match=f"^.*--out {out}: cannot make the folder"):
+        run_preprocess("ml-latest-small", out, ratings)
+
+
+def test_an_out_beside_which_nothing_can_be_written_says_which_out(
+    tmp_path, monkeypatch
+):
+    # mkdtemp refuses as it does in a folder without write permission. A real
+    # one cannot stop these tests, which may run as root.
+    def refuse(prefix, dir):
+        raise PermissionError(13, "Permission denied", f"{dir}/{prefix}x")
+
+    ratings = tmp_path / "ratings.csv"
+    ratings.write_text(RATINGS)
+    monkeypatch.setattr("genrec.data.output.tempfile.mkdtemp", refuse)
+    with pytest.raises(PermissionError) as caught:
+        run_preprocess("ml-latest-small", tmp_path / "o", ratings)
+    assert str(caught.value) == (
+        f"[Errno 13] --out {tmp_path / 'o'}: cannot write in {tmp_path} "
+        "(Permission denied)"
+    )
