@@ -256,7 +256,8 @@ def _reject_reason(
         # DuckDB numbers fields from 1, as a person counting along the line does.
         return _value_reason(layout.field(index - 1), role, _cast_value(message))
     if error_type == "INVALID ENCODING":
-        return f"expected {layout.encoding} text ({message})"
+        hint = "; for a latin-1 file pass --encoding=latin-1" if layout.names else ""
+        return f"expected {layout.encoding} text ({message}){hint}"
     return f"{error_type.lower()}: {message}"
 
 

@@ -38,6 +38,9 @@ flags.DEFINE_string("item_column", None, "custom: the item id column.")
 flags.DEFINE_string("timestamp_column", None, "custom: epoch-seconds column.")
 flags.DEFINE_string("rating_column", None, "custom: rating column (default: all 1).")
 flags.DEFINE_string("delimiter", None, "custom CSV: field separator. Default: ','.")
+flags.DEFINE_enum(
+    "encoding", None, ["utf-8", "latin-1"], "custom CSV: text encoding. Default: utf-8."
+)
 flags.DEFINE_integer(
     "synthetic_users", SYNTHETIC_DEFAULTS["num_users"], "synthetic: number of users."
 )
@@ -64,6 +67,7 @@ def options_from_flags() -> dict[str, Any]:
             "timestamp_column",
             "rating_column",
             "delimiter",
+            "encoding",
         )
         if FLAGS[name].value is not None
     }

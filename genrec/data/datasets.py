@@ -145,7 +145,10 @@ CUSTOM_OPTIONS = (
     "timestamp_column",
     "rating_column",
     "delimiter",
+    "encoding",
 )
+# The encodings of a custom CSV (DuckDB reads both; line numbers count \n bytes).
+CUSTOM_ENCODINGS = ("utf-8", "latin-1")
 
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
@@ -392,7 +395,8 @@ def custom_layout(ratings: Path, options: Mapping[str, Any]) -> RatingsLayout:
     """Build the layout of a custom CSV from its header and the column options.
 
     Options: user_column, item_column, timestamp_column (required), rating_column
-    (optional; without it every rating is 1.0), delimiter (default ",").
+    (optional; without it every rating is 1.0), delimiter (default ","),
+    encoding (CUSTOM_ENCODINGS; default utf-8).
     """
     delim = str(options.get("delimiter", ","))
     delim = DELIMITER_ESCAPES.get(delim, delim)
@@ -400,6 +404,9 @@ def custom_layout(ratings: Path, options: Mapping[str, Any]) -> RatingsLayout:
         raise ValueError(
             f"--delimiter={delim!r}: expected 1 to 4 bytes (e.g. ',', '\\t', '::')"
         )
+    encoding = str(options.get("encoding", "utf-8")).lower()
+    if encoding not in CUSTOM_ENCODINGS:
+        raise ValueError(f"--encoding={encoding}: expected one of {CUSTOM_ENCODINGS}")
     wanted = custom_columns(options)
     with ratings.open("rb") as handle:
         raw_line = handle.readline()
@@ -410,10 +417,13 @@ def custom_layout(ratings: Path, options: Mapping[str, Any]) -> RatingsLayout:
         )
     try:
         # utf-8-sig: a byte-order mark (as spreadsheets write) is not a name.
-        first_line = raw_line.decode("utf-8-sig").rstrip("\r\n")
+        first_line = raw_line.decode(
+            "utf-8-sig" if encoding == "utf-8" else encoding
+        ).rstrip("\r\n")
     except UnicodeDecodeError as error:
         raise ValueError(
-            f"{ratings}: line 1: expected utf-8 text in the header ({error})"
+            f"{ratings}: line 1: expected utf-8 text in the header ({error}); "
+            "for a latin-1 file pass --encoding=latin-1"
         ) from error
     try:
         if len(delim) == 1:
@@ -437,7 +447,11 @@ def custom_layout(ratings: Path, options: Mapping[str, Any]) -> RatingsLayout:
         )
     roles = {name: role for role, name in wanted.items()}
     return RatingsLayout(
-        tuple(roles.get(name, "") for name in header), delim, True, names=tuple(header)
+        tuple(roles.get(name, "") for name in header),
+        delim,
+        True,
+        encoding=encoding,
+        names=tuple(header),
     )
 
 

@@ -392,8 +392,11 @@ def _check_parquet_use(
             "for Parquet use --dataset=custom with --user_column, --item_column "
             "and --timestamp_column"
         )
-    if "delimiter" in options:
-        raise ValueError(f"{path}: --delimiter applies to CSV files; this is Parquet")
+    for option in ("delimiter", "encoding"):
+        if option in options:
+            raise ValueError(
+                f"{path}: --{option} applies to CSV files; this is Parquet"
+            )
 
 
 def _parquet_source(path: Path, options: Mapping[str, Any]) -> pa.Table:

@@ -181,6 +181,22 @@ def test_custom_csv_that_is_not_utf8_names_the_line(tmp_path, content, line):
     with pytest.raises(ValueError, match=rf"^{path}: line {line}: expected utf-8 text"):
         run_preprocess("custom", tmp_path / "out", path, options=OPTIONS)
     assert not (tmp_path / "out").exists()
+    with pytest.raises(ValueError, match="for a latin-1 file pass --encoding=latin-1"):
+        run_preprocess("custom", tmp_path / "out", path, options=OPTIONS)
+
+
+def test_custom_csv_in_latin1_reads_with_its_encoding(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"who,what,wh\xe9n\nu1,caf\xe9,5\nu1,y,6\n")
+    options = {**OPTIONS, "timestamp_column": "wh\u00e9n", "encoding": "latin-1"}
+    run_preprocess("custom", tmp_path / "out", path, options=options)
+    assert decoded_sequences(tmp_path / "out") == {
+        "u1": [("caf\u00e9", 1.0, 5), ("y", 1.0, 6)]
+    }
+    with pytest.raises(ValueError, match=r"--encoding=cp1252: expected one of"):
+        run_preprocess(
+            "custom", tmp_path / "o2", path, options={**options, "encoding": "cp1252"}
+        )
 
 
 @pytest.mark.parametrize(
