@@ -126,5 +126,6 @@ def check_pipeline_kwargs(kwargs: dict[str, Any]) -> None:
             [kwargs.get("gin_config_file", DEFAULT_GIN_CONFIG)],
             kwargs.get("gin_bindings", []),
             num_items=1,
-        )
+        ),
+        build_model=True,
     )

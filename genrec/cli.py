@@ -60,6 +60,7 @@ def _one_line_errors(name: str, run: Callable[[list[str]], None]) -> Callable:
     """
 
     def main(argv: list[str]) -> None:
+        from genrec.training.gin_config import one_line
         from genrec.training.runs import RunDirInUseError
 
         try:
@@ -67,7 +68,9 @@ def _one_line_errors(name: str, run: Callable[[list[str]], None]) -> Callable:
         except (*USER_ERRORS, RunDirInUseError) as error:
             if os.environ.get("GENREC_TRACEBACK"):
                 raise
-            sys.exit(f"genrec {name}: {error}")
+            # A rank's ValueError from a gin configurable carries gin's context
+            # on further lines.
+            sys.exit(f"genrec {name}: {one_line(error)}")
 
     return main
 

@@ -23,6 +23,7 @@ per node (`world_size` argument), world_size (in DistContext) = nnodes * nprocs.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import ctypes
 import datetime
@@ -768,19 +769,43 @@ def _finish(ctx: DistContext) -> None:
 
 
 def _describe_failure(rank: int, phase: str, error: Exception) -> _RankFailure:
-    try:
-        exception_pickle: bytes | None = pickle.dumps(error)
-    except Exception:  # Exceptions holding sockets, locks or lambdas do not pickle.
-        exception_pickle = None
     return _RankFailure(
         rank=rank,
         phase=phase,
         error_type=_type_name(error),
         message=str(error),
         traceback_text=traceback.format_exc(),
-        exception_pickle=exception_pickle,
+        exception_pickle=_pickle_exception(error),
         time_s=time.time(),
     )
+
+
+def _pickle_exception(error: Exception) -> bytes | None:
+    """Pickle `error` so that the launcher can raise it again; None if impossible.
+
+    An exception that does not survive the round trip (one holding a socket or a
+    lambda, or of a class made on the fly: gin re-raises a configurable's error
+    as such a class) is replaced by its nearest built-in class more specific than
+    Exception, with the same message: a ValueError from a config still arrives
+    as a ValueError.
+    """
+    try:
+        data = pickle.dumps(error)
+        pickle.loads(data)
+        return data
+    except Exception:
+        pass
+    builtin = next(
+        cls
+        for cls in type(error).__mro__
+        if getattr(builtins, cls.__name__, None) is cls  # gin's is named alike
+    )
+    if builtin in (Exception, BaseException):
+        return None  # the launcher's RankFailedError says more: the class name
+    try:
+        return pickle.dumps(builtin(str(error)))
+    except Exception:
+        return None
 
 
 def _type_name(error: BaseException) -> str:

@@ -1,8 +1,10 @@
 -- Step 5 (CSV sources; 05_original_ids_parquet.sql is the alternative): recover
--- the original string of every id with a second scan of the ratings file (bad
--- lines are skipped here: they never loaded). Grouping the strings themselves
--- yields each distinct id once with its hash, so the runner can prove that no two
--- distinct ids share a hash.
+-- the original string of every id with a second scan of the ratings file. Bad
+-- lines are rejected here as in step 1, into tables of this step's own (dropped
+-- at its end): with ignore_errors instead, DuckDB stops reading at some bad lines
+-- (text after a closing quote) and the later ids would be missing. Grouping the
+-- strings themselves yields each distinct id once with its hash, so the runner can
+-- prove that no two distinct ids share a hash.
 create or replace table original_ids as
 with scanned as (
     select columns(lambda c: c in ('user_key', 'item_key'))
@@ -15,7 +17,9 @@ with scanned as (
         header = $header,
         encoding = $encoding,
         auto_detect = false,
-        ignore_errors = true
+        store_rejects = true,
+        rejects_table = 'original_id_rejects',
+        rejects_scan = 'original_id_reject_scans'
     )
 ),
 
@@ -35,3 +39,7 @@ final as (
 )
 
 select * from final;
+
+drop table original_id_rejects;
+
+drop table original_id_reject_scans;

@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+import gin
 import pytest
 import torch
 import torch.distributed as dist
@@ -96,6 +97,15 @@ class _FlowTimedOut(Exception):
 
 def _raise_unpicklable(ctx: DistContext) -> None:
     raise _Unpicklable(3, "needs two arguments to rebuild")
+
+
+@gin.configurable
+def _configurable_refusing(value: int = -1) -> None:
+    raise ValueError(f"value must be >= 0, got {value}")
+
+
+def _raise_through_gin(ctx: DistContext) -> None:
+    _configurable_refusing()  # gin re-raises as a class made on the fly
 
 
 def _check_replicas(ctx: DistContext, drift: bool) -> str:
@@ -222,6 +232,14 @@ def test_unrebuildable_error_arrives_as_rank_failed_error():
     assert info.value.rank == 0
     assert info.value.error_type.endswith("_Unpicklable")
     assert "_raise_unpicklable" in info.value.traceback_text
+
+
+def test_a_gin_configurables_value_error_arrives_as_a_value_error():
+    with pytest.raises(ValueError, match="value must be >= 0, got -1") as info:
+        launch(_raise_through_gin, world_size=1, timeout_s=60)
+    assert type(info.value) is ValueError
+    assert "_configurable_refusing" in str(info.value)  # gin's context is kept
+    assert isinstance(info.value.__cause__, RankFailedError)
 
 
 def test_killed_rank_is_reported_with_its_signal(tmp_path):

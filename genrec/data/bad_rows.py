@@ -171,6 +171,8 @@ def _check_quotes_close(
         return
     position, index = row
     start = _record_start(path, int(position))
+    if not _quote_open_to_the_end(path, start, layout):
+        return  # DuckDB says the same of text after a closing quote: `"a"b`
     line = _line_numbers(path, [start])[start]
     where = f"{layout.field(index - 1)} " if index else ""
     raise ValueError(
@@ -178,6 +180,43 @@ def _check_quotes_close(
         "closed, so every line after it would be read as part of that field; "
         f"close it, or double a {layout.quote} that is part of a quoted value"
     )
+
+
+def lone_carriage_return_line(path: Path) -> int | None:
+    """The 1-based line of the first carriage return not followed by a newline.
+
+    DuckDB's parser stops at one with "reached an invalid state", naming no line;
+    this finds it (reading the file once, only after such a failure).
+    """
+    newlines, previous_tail = 0, b""
+    with path.open("rb") as handle:
+        while chunk := handle.read(READ_CHUNK_BYTES):
+            # The tail carries a chunk's last byte on, so that a \r\n split by
+            # a chunk boundary is seen whole.
+            text = previous_tail + chunk
+            position = text.find(b"\r")
+            while position >= 0 and position + 1 < len(text):
+                if text[position + 1 : position + 2] != b"\n":
+                    return newlines + text.count(b"\n", 0, position) + 1
+                position = text.find(b"\r", position + 1)
+            keep = 1 if text.endswith(b"\r") else 0
+            newlines += text.count(b"\n", 0, len(text) - keep)
+            previous_tail = text[len(text) - keep :]
+    return None if not previous_tail else newlines + 1
+
+
+def _quote_open_to_the_end(path: Path, start: int, layout: RatingsLayout) -> bool:
+    """Whether the record at byte `start` opens a quote that no later line closes."""
+    quote = layout.quote.encode(layout.encoding)
+    delim = layout.delim.encode(layout.encoding)
+    inside = False
+    with path.open("rb") as handle:
+        handle.seek(start)
+        for line in handle:
+            inside = _ends_inside_quotes(line, inside, quote, delim)
+            if not inside:
+                return False
+    return inside
 
 
 def parquet_bad_rows(
@@ -255,6 +294,13 @@ def _reject_reason(
     if error_type == "CAST" and role in EXPECTED:
         # DuckDB numbers fields from 1, as a person counting along the line does.
         return _value_reason(layout.field(index - 1), role, _cast_value(message))
+    if error_type == "UNQUOTED VALUE" and 0 < index <= len(layout.fields):
+        # Not a quote left open (_check_quotes_close stops for those): text
+        # between a closing quote and the next delimiter.
+        return (
+            f"{layout.field(index - 1)}: expected the delimiter {layout.delim!r} "
+            f"right after a closing quote ({layout.quote})"
+        )
     if error_type == "INVALID ENCODING":
         hint = "; for a latin-1 file pass --encoding=latin-1" if layout.names else ""
         return f"expected {layout.encoding} text ({message}){hint}"

@@ -11,6 +11,7 @@ for STALE_AFTER_S.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -32,6 +33,8 @@ MARKER = "stats.json"  # every complete genrec data folder has one
 OUTPUT_FILES = frozenset(
     {MARKER, "sequences.parquet", "items.parquet", "users.parquet"}
 )
+# Keys every stats.json of genrec holds, which tell it from another tool's.
+GENREC_STATS_KEYS = frozenset({"num_interactions", "num_users", "num_items", "counts"})
 KINDS = ("staging", "duckdb", "previous")
 # A sibling nobody touched for a day belongs to no live run: preprocessing the
 # largest dataset takes minutes, and spill files touch the duckdb folder.
@@ -52,10 +55,9 @@ def staged_output(out_dir: Path) -> Iterator[Path]:
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise OSError(
-            error.errno,
+        raise type(error)(
             f"--out {out_dir}: cannot make the folder {out_dir.parent} "
-            f"({error.strerror}: {error.filename})",
+            f"({error.strerror}: {error.filename})"
         ) from error
     remove_stale_siblings(out_dir)
     _check_replaceable(out_dir)
@@ -78,9 +80,8 @@ def scratch_folder(out_dir: Path, kind: str) -> Iterator[Path]:
         )
     except OSError as error:
         # The work folder's name means nothing to the user; the output's does.
-        raise OSError(
-            error.errno,
-            f"--out {out_dir}: cannot write in {out_dir.parent} ({error.strerror})",
+        raise type(error)(
+            f"--out {out_dir}: cannot write in {out_dir.parent} ({error.strerror})"
         ) from error
     try:
         yield folder
@@ -154,16 +155,35 @@ def _check_replaceable(out_dir: Path) -> None:
         return
     if not out_dir.is_dir():
         raise FileExistsError(f"{out_dir} is a file; --out must name a folder")
-    names = sorted(path.name for path in out_dir.iterdir())
-    if not names:
+    entries = sorted(out_dir.iterdir())
+    if not entries:
         return
-    others = [name for name in names if name not in OUTPUT_FILES]
-    if MARKER not in names or others:
-        why = f"files genrec did not write: {others[:5]}" if others else f"no {MARKER}"
-        raise FileExistsError(
-            f"{out_dir} exists and is not a genrec data folder ({why}); "
-            "choose another --out or remove it"
-        )
+    # A folder named like an output file (as Spark writes a Parquet dataset) is
+    # not one of genrec's files.
+    others = [
+        path.name
+        for path in entries
+        if path.name not in OUTPUT_FILES or path.is_symlink() or not path.is_file()
+    ]
+    if others:
+        why = f"files genrec did not write: {others[:5]}"
+    elif not _is_genrec_stats(out_dir / MARKER):
+        why = f"its {MARKER} is not genrec's"
+    else:
+        return
+    raise FileExistsError(
+        f"{out_dir} exists and is not a genrec data folder ({why}); "
+        "choose another --out or remove it"
+    )
+
+
+def _is_genrec_stats(path: Path) -> bool:
+    """Whether `path` is a stats.json that genrec wrote (it has genrec's keys)."""
+    try:
+        stats = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(stats, dict) and GENREC_STATS_KEYS <= stats.keys()
 
 
 def _swap_in(staging: Path, out_dir: Path) -> None:

@@ -19,6 +19,7 @@ from genrec.data.bad_rows import (
     BadRowsError,
     check_side_file,
     csv_bad_rows,
+    lone_carriage_return_line,
     parquet_bad_rows,
 )
 from genrec.data.datasets import (
@@ -34,7 +35,7 @@ from genrec.data.datasets import (
 from genrec.data.datasets import raw_files as find_raw_files
 from genrec.data.output import scratch_folder, staged_output
 from genrec.data.sequences import write_sequences
-from genrec.data.sql_runner import SqlRunner
+from genrec.data.sql_runner import SqlRunner, SqlStepError
 
 logger = logging.getLogger(__name__)
 
@@ -323,7 +324,11 @@ def _load(
         )
     else:
         layout = spec.layout or custom_layout(path, options)
-        runner.run("01_load_events_csv", _csv_params(path, layout))
+        try:
+            runner.run("01_load_events_csv", _csv_params(path, layout))
+        except SqlStepError as error:
+            _explain_csv_failure(path, error)
+            raise
         bad_rows, num_bad = csv_bad_rows(runner.connection, path, layout)
     if num_bad and settings["on_bad_rows"] == "error":
         raise BadRowsError(bad_rows, num_bad)
@@ -335,6 +340,18 @@ def _load(
         raise EmptyDataError(f"{path}: no interactions to read")
     report = {"count": num_bad, "examples": [str(row) for row in bad_rows]}
     return layout, int(loaded), report
+
+
+def _explain_csv_failure(path: Path, error: SqlStepError) -> None:
+    """Raise a ValueError naming the line when DuckDB's parser gave up on `path`."""
+    if "reached an invalid state" not in str(error):
+        return
+    line = lone_carriage_return_line(path)
+    if line is not None:
+        raise ValueError(
+            f"{path}: line {line}: a lone carriage return (\\r) inside the line; "
+            "expected \\n or \\r\\n line endings"
+        ) from error
 
 
 def _csv_params(path: Path, layout: RatingsLayout) -> dict[str, Any]:

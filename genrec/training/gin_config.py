@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -59,26 +60,48 @@ def resolve_config(
     return resolved
 
 
-def check_trainer_config(config: str) -> None:
+def check_trainer_config(config: str, *, build_model: bool = False) -> None:
     """Build the `Trainer` that `config` describes, to raise its refusals now.
 
     A Trainer only records its settings (the model and dataset are built by the
     ranks), so this is cheap; it lets a launcher refuse `Trainer.num_epochs = 0`
     or a misspelt selection metric before it spawns ranks or preprocesses.
 
+    Args:
+        config: a resolved config (`resolve_config`).
+        build_model: also build the model, its optimizer and its schedule, to
+            check their settings too (`adamw.learning_rate = -1`): cheap with the
+            stand-in catalogue size of a check made before the data exists.
+
     Raises:
-        ValueError: the Trainer's own message, without gin's added context.
+        ValueError: the refusal's own message on one line, gin's "In call to
+            configurable" context folded in.
     """
     from genrec.training.trainer import Trainer
 
     parse_resolved(config)
     try:
-        Trainer()
-    except ValueError as error:
-        # gin appends "In call to configurable ..." lines; the first says it all.
-        raise ValueError(str(error).splitlines()[0]) from error
+        trainer = Trainer()
+        if build_model:
+            model = trainer.model_factory()
+            trainer.scheduler_factory(trainer.optimizer_factory(model.parameters()))
+    except (ValueError, TypeError) as error:
+        raise ValueError(one_line(error)) from error
     finally:
         gin.clear_config()
+
+
+def one_line(error: BaseException) -> str:
+    """`error`'s message on one line: gin's added context becomes a suffix."""
+    first, *context = [line.strip() for line in str(error).splitlines()]
+    configurables = [
+        match.group(1)
+        for line in context
+        if (match := re.match(r"In call to configurable '([^']+)'", line))
+    ]
+    others = [line for line in context if not line.startswith("In call to")]
+    text = " ".join([first, *others])
+    return f"{text} (in {configurables[0]})" if configurables else text
 
 
 def parse_resolved(config: str, operative_config: str | None = None) -> None:

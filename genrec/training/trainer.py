@@ -95,8 +95,10 @@ class Trainer:
         max_grad_norm: float | None = None,
     ) -> None:
         for name, value in (("num_epochs", num_epochs), ("batch_size", batch_size)):
-            if value < 1:
-                raise ValueError(f"Trainer.{name} must be >= 1, got {value}")
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"Trainer.{name} must be an integer >= 1, got {value!r}"
+                )
         if selection_metric not in METRIC_NAMES:
             raise ValueError(
                 f"Trainer.selection_metric must be one of {list(METRIC_NAMES)}, "

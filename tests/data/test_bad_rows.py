@@ -99,6 +99,37 @@ def test_a_quote_that_never_closes_stops_the_run_under_either_policy(tmp_path, p
     assert not (tmp_path / "out").exists()
 
 
+def test_text_after_a_closing_quote_is_one_bad_row(tmp_path):
+    lines = [HEADER, GOOD[0], '1,"20"x,3.0,2', *GOOD[1:]]
+    path = _write(tmp_path / "ratings.csv", lines)
+    with pytest.raises(BadRowsError) as caught:
+        run_preprocess("custom", tmp_path / "out", path, options=STRING_IDS)
+    assert str(caught.value).startswith(
+        f"{path}: line 3: field 2 'movieId': expected the delimiter ',' right after "
+        'a closing quote (")'
+    )
+    stats = run_preprocess(
+        "custom", tmp_path / "out", path, on_bad_rows="skip", options=STRING_IDS
+    )
+    assert (stats["num_interactions"], stats["counts"]["bad_rows"]["count"]) == (4, 1)
+
+
+@pytest.mark.parametrize("chunk_bytes", [3, 1 << 24])
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_a_lone_carriage_return_inside_the_file_names_its_line(
+    tmp_path, monkeypatch, chunk_bytes, newline
+):
+    # DuckDB's parser stops at it without a line; small chunks split \r\n pairs.
+    monkeypatch.setattr("genrec.data.bad_rows.READ_CHUNK_BYTES", chunk_bytes)
+    lines = [HEADER, *GOOD[:2], "3,13,4.0,104\rX", GOOD[3]]
+    path = _write(tmp_path / "ratings.csv", lines, newline)
+    with pytest.raises(ValueError, match=f"^{path}: line 4: a lone carriage return"):
+        run_preprocess(
+            "custom", tmp_path / "out", path, on_bad_rows="skip", options=STRING_IDS
+        )
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("stray", ['a"b', 'a"b""c', 'ab"'])
 def test_a_quote_inside_an_unquoted_field_is_text_and_keeps_lines_exact(
     tmp_path, stray
@@ -219,6 +250,25 @@ def test_refuses_to_replace_a_folder_that_is_not_an_output(tmp_path):
     with pytest.raises(FileExistsError, match=r"files genrec did not write: \['notes"):
         run_preprocess("ml-latest-small", tmp_path / "out", path)
     assert (tmp_path / "out" / "notes.txt").read_text() == "mine"
+    (tmp_path / "out" / "notes.txt").unlink()
+    with pytest.raises(FileExistsError, match="its stats.json is not genrec's"):
+        run_preprocess("ml-latest-small", tmp_path / "out", path)
+    assert (tmp_path / "out" / "stats.json").read_text() == "{}"
+
+
+def test_a_folder_named_like_an_output_file_is_not_replaced(tmp_path):
+    # As Spark writes a Parquet dataset: a folder called sequences.parquet.
+    path = _write(tmp_path / "ratings.csv", [HEADER, *GOOD])
+    run_preprocess("ml-latest-small", tmp_path / "out", path)
+    (tmp_path / "out" / "sequences.parquet").unlink()
+    (tmp_path / "out" / "sequences.parquet").mkdir()
+    (tmp_path / "out" / "sequences.parquet" / "part-0.parquet").write_text("mine")
+    with pytest.raises(
+        FileExistsError, match=r"did not write: \['sequences.parquet'\]"
+    ):
+        run_preprocess("ml-latest-small", tmp_path / "out", path)
+    part = tmp_path / "out" / "sequences.parquet" / "part-0.parquet"
+    assert part.read_text() == "mine"
 
 
 @pytest.mark.parametrize(

@@ -94,7 +94,7 @@ def test_an_out_that_cannot_be_made_says_which_out(tmp_path):
     ratings.write_text(RATINGS)
     (tmp_path / "afile").write_text("x")
     out = tmp_path / "afile" / "sub"
-    with pytest.raises(OSError, match=f"^.*--out {out}: cannot make the folder"):
+    with pytest.raises(OSError, match=f"^--out {out}: cannot make the folder"):
         run_preprocess("ml-latest-small", out, ratings)
 
 
@@ -112,6 +112,5 @@ def test_an_out_beside_which_nothing_can_be_written_says_which_out(
     with pytest.raises(PermissionError) as caught:
         run_preprocess("ml-latest-small", tmp_path / "o", ratings)
     assert str(caught.value) == (
-        f"[Errno 13] --out {tmp_path / 'o'}: cannot write in {tmp_path} "
-        "(Permission denied)"
+        f"--out {tmp_path / 'o'}: cannot write in {tmp_path} (Permission denied)"
     )

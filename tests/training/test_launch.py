@@ -21,7 +21,7 @@ import torch.distributed as dist
 from genrec.distributed import DistContext, launch
 from genrec.training.checkpoint import load_checkpoint
 from genrec.training.evaluate import evaluate_checkpoint
-from genrec.training.gin_config import parse_resolved, resolve_config
+from genrec.training.gin_config import one_line, parse_resolved, resolve_config
 from genrec.training.launch import train
 from genrec.training.runs import RunDirInUseError, RunPaths, read_metrics
 from genrec.training.trainer import Trainer, TrainingRun
@@ -88,7 +88,9 @@ def test_a_run_folder_is_never_shared(planted, two_rank_run, tmp_path):
 @pytest.mark.parametrize(
     ("binding", "says"),
     [
-        ("Trainer.num_epochs = 0", "Trainer.num_epochs must be >= 1, got 0"),
+        ("Trainer.num_epochs = 0", "Trainer.num_epochs must be an integer >= 1, got 0"),
+        ("Trainer.num_epochs = 2.5", "must be an integer >= 1, got 2.5 (in Trainer)"),
+        ("Trainer.batch_size = '128'", "must be an integer >= 1, got '128'"),
         (
             "Trainer.selection_metric = 'ndcg@20'",
             "Trainer.selection_metric must be one of ['hr@1', 'ndcg@1',",
@@ -106,6 +108,20 @@ def test_a_trainer_setting_it_refuses_stops_before_any_rank_starts(
     # (spawning and a process group alone take seconds), no folder is left.
     assert len(str(caught.value).splitlines()) == 1
     assert time.perf_counter() - started < 5
+    assert not run_dir.exists()
+
+
+def test_a_setting_a_rank_refuses_arrives_as_one_line(planted, tmp_path):
+    # The optimizer is built on the ranks; its ValueError crosses the spawn.
+    run_dir = tmp_path / "refused"
+    with pytest.raises(ValueError) as caught:
+        train(
+            [TINY_CONFIG],
+            ["adamw.learning_rate = -1"],
+            data_dir=planted,
+            run_dir=run_dir,
+        )
+    assert one_line(caught.value) == "Invalid learning rate: -1 (in adamw)"
     assert not run_dir.exists()
 
 

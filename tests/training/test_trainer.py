@@ -9,12 +9,14 @@ import torch
 
 from genrec.distributed import DistContext
 from genrec.training.checkpoint import load_checkpoint
-from genrec.training.gin_config import resolve_config
+from genrec.training.gin_config import check_trainer_config, resolve_config
 from genrec.training.ranks import train_rank
 from genrec.training.runs import RunPaths, read_metrics
 from genrec.training.trainer import Trainer
 
-from .conftest import TINY_CONFIG
+from .conftest import REPO, TINY_CONFIG
+
+REPO_CONFIGS = REPO / "configs"
 
 
 def _fit(data_dir, run_dir, *bindings, resume=False, mlflow=(None, None)):
@@ -124,9 +126,31 @@ def test_a_pinned_value_wins_over_the_code_default_when_a_checkpoint_is_read():
 
 
 def test_trainer_refuses_no_epochs_or_empty_batches():
-    with pytest.raises(ValueError, match="Trainer.num_epochs must be >= 1, got -1"):
+    with pytest.raises(
+        ValueError, match="Trainer.num_epochs must be an integer >= 1, got -1"
+    ):
         Trainer(model=lambda: None, num_epochs=-1)
-    with pytest.raises(ValueError, match="Trainer.batch_size must be >= 1, got 0"):
+    with pytest.raises(
+        ValueError, match="Trainer.batch_size must be an integer >= 1, got 0"
+    ):
         Trainer(model=lambda: None, batch_size=0)
     with pytest.raises(ValueError, match="selection_metric must be one of"):
         Trainer(model=lambda: None, selection_metric="NDCG@10")
+
+
+@pytest.mark.parametrize(
+    "config_file",
+    sorted(REPO_CONFIGS.rglob("*.gin")),
+    ids=lambda path: str(path.relative_to(REPO_CONFIGS)),
+)
+def test_every_shipped_config_passes_the_check_made_before_a_pipeline(config_file):
+    # The pipeline builds model, optimizer and schedule with a stand-in catalogue
+    # of one item before any data exists; no shipped config may trip on that.
+    check_trainer_config(
+        resolve_config([config_file], [], num_items=1), build_model=True
+    )
+    with pytest.raises(ValueError, match=r"Invalid learning rate: -1 \(in adamw\)"):
+        check_trainer_config(
+            resolve_config([config_file], ["adamw.learning_rate = -1"], num_items=1),
+            build_model=True,
+        )
