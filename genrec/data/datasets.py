@@ -276,6 +276,29 @@ def check_options(spec: DatasetSpec, options: Mapping[str, Any]) -> None:
             f"{spec.name}: unknown dataset option(s) {unknown}; "
             f"this dataset takes {list(allowed)}"
         )
+    if "delimiter" in options:
+        custom_delimiter(options)
+    if "encoding" in options:
+        custom_encoding(options)
+
+
+def custom_delimiter(options: Mapping[str, Any]) -> str:
+    """The field separator a custom CSV's options give, checked (default ",")."""
+    delim = str(options.get("delimiter", ","))
+    delim = DELIMITER_ESCAPES.get(delim, delim)
+    if not 1 <= len(delim.encode()) <= 4:
+        raise ValueError(
+            f"--delimiter={delim!r}: expected 1 to 4 bytes (e.g. ',', '\\t', '::')"
+        )
+    return delim
+
+
+def custom_encoding(options: Mapping[str, Any]) -> str:
+    """The text encoding a custom CSV's options give, checked (default utf-8)."""
+    encoding = str(options.get("encoding", "utf-8")).lower()
+    if encoding not in CUSTOM_ENCODINGS:
+        raise ValueError(f"--encoding={encoding}: expected one of {CUSTOM_ENCODINGS}")
+    return encoding
 
 
 def raw_files(
@@ -398,15 +421,8 @@ def custom_layout(ratings: Path, options: Mapping[str, Any]) -> RatingsLayout:
     (optional; without it every rating is 1.0), delimiter (default ","),
     encoding (CUSTOM_ENCODINGS; default utf-8).
     """
-    delim = str(options.get("delimiter", ","))
-    delim = DELIMITER_ESCAPES.get(delim, delim)
-    if not 1 <= len(delim.encode()) <= 4:
-        raise ValueError(
-            f"--delimiter={delim!r}: expected 1 to 4 bytes (e.g. ',', '\\t', '::')"
-        )
-    encoding = str(options.get("encoding", "utf-8")).lower()
-    if encoding not in CUSTOM_ENCODINGS:
-        raise ValueError(f"--encoding={encoding}: expected one of {CUSTOM_ENCODINGS}")
+    delim = custom_delimiter(options)
+    encoding = custom_encoding(options)
     wanted = custom_columns(options)
     with ratings.open("rb") as handle:
         raw_line = handle.readline()

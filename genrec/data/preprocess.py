@@ -430,6 +430,14 @@ def _parquet_source(path: Path, options: Mapping[str, Any]) -> pa.Table:
         missing = [name for name in names.values() if name not in schema.names]
         if missing:
             raise ValueError(f"{path}: expected columns {missing} in {schema.names}")
+        repeated = sorted(
+            {name for name in names.values() if schema.names.count(name) > 1}
+        )
+        if repeated:
+            raise ValueError(
+                f"{path}: the file has more than one column named {repeated}; "
+                "expected each chosen column once"
+            )
         table = pq.read_table(path, columns=list(names.values()))
     except pa.ArrowException as error:
         raise ValueError(f"{path}: not a readable Parquet file ({error})") from error

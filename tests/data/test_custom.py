@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from genrec.data.bad_rows import BadRowsError
-from genrec.data.preprocess import run_preprocess
+from genrec.data.preprocess import check_arguments, run_preprocess
 
 from .conftest import decoded_sequences
 
@@ -356,3 +356,30 @@ def test_parquet_is_recognised_by_its_bytes_and_only_where_it_is_read(tmp_path):
         )
     with pytest.raises(ValueError, match="ml-100k reads its own CSV format"):
         run_preprocess("ml-100k", tmp_path / "o3", path)
+
+
+def test_parquet_with_a_chosen_column_twice_is_refused(tmp_path):
+    table = pa.Table.from_arrays(
+        [pa.array(["u"]), pa.array(["v"]), pa.array(["a"]), pa.array([1])],
+        names=["who", "who", "what", "when"],
+    )
+    pq.write_table(table, tmp_path / "e.parquet")
+    with pytest.raises(
+        ValueError, match=r"more than one column named \['who'\]; expected each"
+    ):
+        run_preprocess(
+            "custom", tmp_path / "out", tmp_path / "e.parquet", options=OPTIONS
+        )
+
+
+@pytest.mark.parametrize(
+    ("option", "says"),
+    [
+        ({"delimiter": ""}, "--delimiter='': expected 1 to 4 bytes"),
+        ({"encoding": "cp1252"}, "--encoding=cp1252: expected one of"),
+    ],
+)
+def test_option_values_are_checked_before_any_file_is_read(option, says):
+    # As the pipeline does before it starts Prefect.
+    with pytest.raises(ValueError, match=re.escape(says)):
+        check_arguments("custom", options={**OPTIONS, **option})

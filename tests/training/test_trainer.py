@@ -154,3 +154,19 @@ def test_every_shipped_config_passes_the_check_made_before_a_pipeline(config_fil
             resolve_config([config_file], ["adamw.learning_rate = -1"], num_items=1),
             build_model=True,
         )
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"userId,movieId\n1,2\n", b"", b"\x80\x02garbage", b"PK\x03\x04 not a zip"],
+    ids=["csv", "empty", "pickle-like", "zip-like"],
+)
+def test_a_file_that_is_no_checkpoint_is_said_to_be_none(tmp_path, content):
+    # torch's unpickler trips on such bytes with IndexError, EOFError, ...
+    path = tmp_path / "best.pt"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=f"^{path}: not a genrec checkpoint"):
+        load_checkpoint(path)
+    torch.save({"weights": torch.zeros(1)}, path)
+    with pytest.raises(ValueError, match="no format_version key"):
+        load_checkpoint(path)
