@@ -278,6 +278,38 @@ def check_side_file(connection: duckdb.DuckDBPyConnection, path: Path) -> None:
     raise BadRowsError(bad_rows, total, "fix the file")
 
 
+def check_side_file_ids(
+    connection: duckdb.DuckDBPyConnection,
+    path: Path,
+    repeated_id_query: str,
+    delim: str,
+    encoding: str,
+) -> None:
+    """Raise ValueError if the parsed side file lists one id twice.
+
+    Each user or item gets one row of features; a second line for the same id
+    would repeat its interactions when the features are joined.
+
+    Args:
+      repeated_id_query: returns the smallest id that the parse step's table
+        holds more than once (no row when none is).
+    """
+    row = connection.execute(repeated_id_query).fetchone()
+    if row is None:
+        return
+    repeated = str(row[0])
+    prefix = (repeated + delim).encode(encoding)
+    with path.open("rb") as handle:
+        lines = [
+            number for number, line in enumerate(handle, 1) if line.startswith(prefix)
+        ]
+    where = " and ".join(str(number) for number in lines[:2]) or "?"
+    raise ValueError(
+        f"{path}: lines {where}: id {repeated!r} is listed more than once; "
+        "expected one line per id"
+    )
+
+
 def _reject_reason(
     layout: RatingsLayout, index: int | None, error_type: str, message: str
 ) -> str:

@@ -78,9 +78,13 @@ def options_from_flags() -> dict[str, Any]:
         "seed": "seed",
     }
     for option, flag in synthetic.items():
-        # Given for another dataset, they reach its option check (an error).
-        if FLAGS.dataset == "synthetic" or FLAGS[flag].present:
+        if FLAGS.dataset == "synthetic":
             options[option] = FLAGS[flag].value
+        elif FLAGS[flag].present:
+            raise ValueError(
+                f"--{flag} applies to --dataset=synthetic, "
+                f"not --dataset={FLAGS.dataset}"
+            )
     return options
 
 

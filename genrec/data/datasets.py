@@ -90,11 +90,13 @@ class SideFile:
       steps: the dataset's parse step (its SQL spells the file's fields), then
         the shared step that turns the parsed values into codes.
       encoding: "utf-8" or "latin-1".
+      delim: the field separator, for finding the lines of a repeated id.
     """
 
     name: str
     steps: tuple[str, str]
     encoding: str = "utf-8"
+    delim: str = "|"
 
 
 @dataclass(frozen=True)
@@ -186,8 +188,8 @@ DATASETS: dict[str, DatasetSpec] = {
                 f"{GROUPLENS}/ml-1m.zip", "md5:c4d9eecfca2ab87c1945afe126590906", True
             ),
             side_files=(
-                SideFile("users.dat", USERS_ML_1M, "latin-1"),
-                SideFile("movies.dat", ITEMS_ML_1M, "latin-1"),
+                SideFile("users.dat", USERS_ML_1M, "latin-1", "::"),
+                SideFile("movies.dat", ITEMS_ML_1M, "latin-1", "::"),
             ),
         ),
         DatasetSpec(

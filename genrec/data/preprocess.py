@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from genrec.data.bad_rows import (
     BadRowsError,
     check_side_file,
+    check_side_file_ids,
     csv_bad_rows,
     lone_carriage_return_line,
     parquet_bad_rows,
@@ -70,6 +71,19 @@ REPEATED_HASHES_QUERY = """
 select count(*) - count(distinct (is_user, key_hash))
 from original_ids
 """
+# Per code step, the smallest id repeated in the table its parse step fills.
+REPEATED_SIDE_IDS = {
+    "08_code_user_features": """
+        select user_key from parsed_users
+        group by user_key having count(*) > 1
+        order by user_key limit 1
+    """,
+    "10_code_item_features": """
+        select item_key from parsed_items
+        group by item_key having count(*) > 1
+        order by item_key limit 1
+    """,
+}
 # user_map's own columns; any other is a user feature (steps 7 and 8).
 MAP_COLUMNS = {"user_id", "user_hash", "original_id"}
 USER_FEATURES_QUERY = """
@@ -522,6 +536,13 @@ def _features(runner: SqlRunner, spec: DatasetSpec, files: list[Path]) -> None:
         params = {"path": str(present[side.name]), "encoding": side.encoding}
         runner.run(parse_step, params)
         check_side_file(runner.connection, present[side.name])
+        check_side_file_ids(
+            runner.connection,
+            present[side.name],
+            REPEATED_SIDE_IDS[code_step],
+            side.delim,
+            side.encoding,
+        )
         runner.run(code_step)
 
 

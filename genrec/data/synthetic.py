@@ -14,6 +14,7 @@ timestamp, and a user's events of one day appear in sequence order.
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -57,8 +58,15 @@ def write_synthetic_ratings(
     """
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
-    if num_users < 1 or num_items < 4 or mean_length < 1:
-        raise ValueError("need num_users >= 1, num_items >= 4 and mean_length >= 1")
+    # `not mean_length >= 1` also refuses NaN; infinity gives no finite length.
+    if num_users < 1 or num_items < 4 or not 1 <= mean_length < math.inf:
+        raise ValueError(
+            "need num_users >= 1, num_items >= 4 and a finite mean_length >= 1 "
+            f"(--synthetic_users={num_users}, --synthetic_items={num_items}, "
+            f"--synthetic_mean_length={mean_length})"
+        )
+    if seed < 0:
+        raise ValueError(f"--seed={seed}: expected an integer >= 0")
     rng = np.random.default_rng(seed)
     lengths = rng.geometric(1.0 / mean_length, size=num_users).astype(np.int64)
     user_of_row, position = _row_layout(lengths)

@@ -89,5 +89,8 @@ def test_synthetic_size_flags_for_another_dataset_are_an_error(tmp_path):
         env_home=tmp_path / "home",
     )
     assert result.returncode == 1
-    assert "ml-100k: unknown dataset option(s) ['num_users']" in result.stderr
+    assert (
+        "--synthetic_users applies to --dataset=synthetic, not --dataset=ml-100k"
+        in (result.stderr)
+    )
     assert not (tmp_path / "out").exists()

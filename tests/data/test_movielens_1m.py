@@ -150,3 +150,28 @@ def test_malformed_side_file_names_file_line_and_field(tmp_path, name, text, rea
         run_preprocess("ml-1m", tmp_path / "out", raw, on_bad_rows="skip")
     assert str(caught.value) == f"{raw / name}: {reason}; fix the file"
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "reason"),
+    [
+        ("users.dat", USERS + "2::F::18::4::99999\n", "lines 2 and 4: id '2'"),
+        (
+            "movies.dat",
+            "2::Other Title (1999)::Comedy\n" + MOVIES,
+            "lines 1 and 3: id '2'",
+        ),
+    ],
+)
+def test_an_id_listed_twice_in_a_side_file_names_both_lines(
+    tmp_path, name, text, reason
+):
+    # Two feature rows for one id would repeat its interactions in the join.
+    raw = _write_fixture(tmp_path / "ml-1m")
+    (raw / name).write_bytes(text.encode("latin-1"))
+    with pytest.raises(ValueError) as caught:
+        run_preprocess("ml-1m", tmp_path / "out", raw)
+    assert str(caught.value) == (
+        f"{raw / name}: {reason} is listed more than once; expected one line per id"
+    )
+    assert not (tmp_path / "out").exists()

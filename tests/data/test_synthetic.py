@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 
 import pyarrow.parquet as pq
@@ -71,3 +72,20 @@ def test_next_item_is_learnable_beyond_popularity(tmp_path, monkeypatch):
     bigram_hr, popular_hr = bigram_hits / len(sequences), popular_hits / len(sequences)
     assert bigram_hr > 0.5
     assert bigram_hr > 4 * popular_hr
+
+
+@pytest.mark.parametrize(
+    ("sizes", "says"),
+    [
+        ({"mean_length": float("nan")}, "--synthetic_mean_length=nan"),
+        ({"mean_length": float("inf")}, "--synthetic_mean_length=inf"),
+        ({"mean_length": 0.5}, "--synthetic_mean_length=0.5"),
+        ({"num_items": 3}, "--synthetic_items=3"),
+        ({"seed": -1}, "--seed=-1: expected an integer >= 0"),
+    ],
+)
+def test_sizes_the_generator_cannot_honour_are_named(tmp_path, sizes, says):
+    arguments = {"num_users": 10, "num_items": 20, "mean_length": 3.0, **sizes}
+    with pytest.raises(ValueError, match=re.escape(says)):
+        write_synthetic_ratings(tmp_path / "s.csv", **arguments)
+    assert not (tmp_path / "s.csv").exists()
