@@ -21,10 +21,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from genrec.data.datasets import ROLE_COLUMNS, RatingsLayout
+from genrec.data.datasets import ROLE_COLUMNS, ROLE_NAMES, RatingsLayout
 
 MAX_EXAMPLES = 20
-ROLE_NAMES = {"user": "user", "item": "item", "rating": "rating", "ts": "timestamp"}
 EXPECTED = {
     # id_kind: "a non-empty", or "an integer" for layouts of integer ids.
     "user": "{id_kind} user id",

@@ -14,7 +14,12 @@ from typing import Any
 
 from absl import flags
 
-from genrec.data.datasets import DATASETS, SYNTHETIC_DEFAULTS
+from genrec.data.datasets import (
+    COMMON_OPTIONS,
+    CUSTOM_OPTIONS,
+    DATASETS,
+    SYNTHETIC_DEFAULTS,
+)
 from genrec.data.preprocess import BAD_ROW_POLICIES, FILTER_MODES
 
 FLAGS = flags.FLAGS
@@ -59,16 +64,7 @@ def options_from_flags() -> dict[str, Any]:
     """Collect the dataset options that were given as flags."""
     options: dict[str, Any] = {
         name: FLAGS[name].value
-        for name in (
-            "memory_limit",
-            "category",
-            "user_column",
-            "item_column",
-            "timestamp_column",
-            "rating_column",
-            "delimiter",
-            "encoding",
-        )
+        for name in (*COMMON_OPTIONS, "category", *CUSTOM_OPTIONS)
         if FLAGS[name].value is not None
     }
     synthetic = {

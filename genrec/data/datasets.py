@@ -23,6 +23,8 @@ ROLE_COLUMNS = {
     "rating": ("rating", "FLOAT"),
     "ts": ("ts", "DOUBLE"),
 }
+# How messages and flags name each role (`--timestamp_column`, "(timestamp)").
+ROLE_NAMES = {"user": "user", "item": "item", "rating": "rating", "ts": "timestamp"}
 # Checksums: a hash is recorded only where someone publishes it for the file at
 # that URL. GroupLens publishes an md5 beside each fixed release (<archive>.md5);
 # the Amazon pages (SNAP 2014, UCSD 2018) publish none, so those downloads get
@@ -483,19 +485,19 @@ def custom_columns(options: Mapping[str, Any]) -> dict[str, str]:
     }
     for role in ("user", "item", "ts"):
         if not names[role]:
-            flag = {"user": "user", "item": "item", "ts": "timestamp"}[role]
+            flag = ROLE_NAMES[role]
             raise ValueError(
                 f"custom dataset: the {flag} column is required: name it with "
                 f"`genrec preprocess --{flag}_column=NAME`, or with "
                 f"`--dataset_option={flag}_column=NAME` for `genrec pipeline`"
             )
     chosen = {role: str(name) for role, name in names.items() if name}
-    flags = {"user": "user", "item": "item", "ts": "timestamp", "rating": "rating"}
+    role_of: dict[str, str] = {}
     for role, name in chosen.items():
-        others = [other for other, value in chosen.items() if value == name]
-        if others[0] != role:
+        if name in role_of:
             raise ValueError(
-                f"--{flags[others[0]]}_column and --{flags[role]}_column both name "
-                f"{name!r}: expected a different column for each"
+                f"--{ROLE_NAMES[role_of[name]]}_column and --{ROLE_NAMES[role]}_column "
+                f"both name {name!r}: expected a different column for each"
             )
+        role_of[name] = role
     return chosen

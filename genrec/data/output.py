@@ -167,6 +167,8 @@ def _check_replaceable(out_dir: Path) -> None:
     ]
     if others:
         why = f"files genrec did not write: {others[:5]}"
+    elif not (out_dir / MARKER).is_file():
+        why = f"no {MARKER}"
     elif not _is_genrec_stats(out_dir / MARKER):
         why = f"its {MARKER} is not genrec's"
     else:

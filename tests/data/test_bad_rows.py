@@ -292,3 +292,12 @@ def test_an_id_is_empty_when_only_space_separators_remain(tmp_path, user_id, is_
     assert stats["counts"]["bad_rows"]["count"] == int(is_empty)
     users = pq.read_table(tmp_path / "out" / "users.parquet")["original_id"]
     assert (user_id in users.to_pylist()) is not is_empty
+
+
+def test_a_folder_of_output_files_without_stats_is_not_replaced(tmp_path):
+    path = _write(tmp_path / "ratings.csv", [HEADER, *GOOD])
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "sequences.parquet").write_text("mine")
+    with pytest.raises(FileExistsError, match=r"\(no stats.json\)"):
+        run_preprocess("ml-latest-small", tmp_path / "out", path)
+    assert (tmp_path / "out" / "sequences.parquet").read_text() == "mine"
