@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from genrec.data.datasets import ROLE_COLUMNS, ROLE_NAMES, RatingsLayout
@@ -32,6 +33,9 @@ EXPECTED = {
     "ts": "an integer timestamp (epoch seconds)",
 }
 READ_CHUNK_BYTES = 1 << 24
+LONE_CARRIAGE_RETURN = re.compile(rb"\r(?!\n)")
+LF_ALONE = re.compile(rb"(?<!\r)\n")
+CRLF_END = re.compile(rb"(?<=\r)\n")
 MAX_QUOTED_CHARS = 80  # a longer value found is shortened in messages
 
 # Bookkeeping queries on step 1's tables (the transformations live in sql/).
@@ -124,7 +128,7 @@ def csv_bad_rows(
     """
     _check_quotes_close(connection, path, layout)
     rejects = connection.execute(REJECTS_QUERY, {"limit": MAX_EXAMPLES}).fetchall()
-    starts = [_record_start(path, int(position)) for position, *_ in rejects]
+    starts = _record_starts(path, layout.encoding, [pos for pos, *_ in rejects])
     lines = _line_numbers(path, starts)
     examples = [
         (lines[start], _reject_reason(layout, index, error_type, message))
@@ -134,7 +138,7 @@ def csv_bad_rows(
     flagged = connection.execute(FLAGGED_QUERY, {"limit": MAX_EXAMPLES}).fetchall()
     wanted = {int(rowid): str(role) for rowid, role in flagged}
     if wanted:
-        rejected_starts = _all_reject_starts(connection, path)
+        rejected_starts = _all_reject_starts(connection, path, layout.encoding)
         for rowid, line, fields in _loaded_records(
             path, layout, wanted, rejected_starts
         ):
@@ -169,7 +173,7 @@ def _check_quotes_close(
     if row is None:
         return
     position, index = row
-    start = _record_start(path, int(position))
+    (start,) = _record_starts(path, layout.encoding, [position])
     if not _quote_open_to_the_end(path, start, layout):
         return  # DuckDB says the same of text after a closing quote: `"a"b`
     line = _line_numbers(path, [start])[start]
@@ -181,27 +185,56 @@ def _check_quotes_close(
     )
 
 
-def lone_carriage_return_line(path: Path) -> int | None:
-    """The 1-based line of the first carriage return not followed by a newline.
+def line_ending_problem(path: Path) -> str | None:
+    """Say where the line endings of `path` stop DuckDB's parser, or return None.
 
-    DuckDB's parser stops at one with "reached an invalid state", naming no line;
-    this finds it (reading the file once, only after such a failure).
+    DuckDB stops with "reached an invalid state", naming no line, at a carriage
+    return that no newline follows, and where the lines stop ending the way the
+    first one does (\\r\\n, then a \\n alone, or the reverse): a Windows file
+    with one line appended by a Unix tool. This finds the first such line,
+    reading the file once, only after such a failure. Returns "line N: what".
     """
-    newlines, previous_tail = 0, b""
+    odd_ending: re.Pattern[bytes] | None = None  # known once the first line ends
+    newlines, tail = 0, b""
     with path.open("rb") as handle:
-        while chunk := handle.read(READ_CHUNK_BYTES):
-            # The tail carries a chunk's last byte on, so that a \r\n split by
-            # a chunk boundary is seen whole.
-            text = previous_tail + chunk
-            position = text.find(b"\r")
-            while position >= 0 and position + 1 < len(text):
-                if text[position + 1 : position + 2] != b"\n":
-                    return newlines + text.count(b"\n", 0, position) + 1
-                position = text.find(b"\r", position + 1)
-            keep = 1 if text.endswith(b"\r") else 0
-            newlines += text.count(b"\n", 0, len(text) - keep)
-            previous_tail = text[len(text) - keep :]
-    return None if not previous_tail else newlines + 1
+        while True:
+            chunk = handle.read(READ_CHUNK_BYTES)
+            # The previous chunk's last byte comes along: a \r there is judged
+            # by the byte after it, a \n here by the byte before it.
+            text, start = tail + chunk, len(tail)
+            if odd_ending is None and (first := text.find(b"\n", start)) >= 0:
+                odd_ending = LF_ALONE if text[first - 1 : first] == b"\r" else CRLF_END
+            problems = []
+            lone = LONE_CARRIAGE_RETURN.search(text)
+            if lone and (lone.start() + 1 < len(text) or not chunk):
+                problems.append(
+                    (
+                        lone.start(),
+                        "a lone carriage return (\\r) inside the line; "
+                        "expected \\n or \\r\\n line endings",
+                    )
+                )
+            odd = odd_ending.search(text, start) if odd_ending else None
+            if odd:
+                found, usual = (
+                    ("\\n", "\\r\\n") if odd_ending is LF_ALONE else ("\\r\\n", "\\n")
+                )
+                problems.append(
+                    (
+                        odd.start(),
+                        f"ends with {found} where line 1 ends with {usual}; "
+                        "expected one kind of line ending in the whole file (convert "
+                        "it, e.g. with dos2unix)",
+                    )
+                )
+            if problems:
+                position, what = min(problems)
+                line = newlines + text.count(b"\n", 0, position) + 1
+                return f"line {line}: {what}"
+            if not chunk:
+                return None
+            newlines += text.count(b"\n", 0, len(text) - 1)
+            tail = text[-1:]
 
 
 def _quote_open_to_the_end(path: Path, start: int, layout: RatingsLayout) -> bool:
@@ -243,7 +276,9 @@ def parquet_bad_rows(
     return bad_rows, _scalar(connection, FLAGGED_COUNT_QUERY)
 
 
-def check_side_file(connection: duckdb.DuckDBPyConnection, path: Path) -> None:
+def check_side_file(
+    connection: duckdb.DuckDBPyConnection, path: Path, encoding: str
+) -> None:
     """Raise BadRowsError if a parse step rejected lines of the side file `path`.
 
     Side files (users, items) are small curated tables: a malformed line is
@@ -258,7 +293,7 @@ def check_side_file(connection: duckdb.DuckDBPyConnection, path: Path) -> None:
     connection.execute("drop table if exists side_file_scans")
     if not rejects:
         return
-    starts = [_record_start(path, int(position)) for position, *_ in rejects]
+    starts = _record_starts(path, encoding, [position for position, *_ in rejects])
     lines = _line_numbers(path, starts)
     bad_rows = []
     for start, (_, index, column, error_type, message) in zip(
@@ -397,18 +432,49 @@ def _scalar(connection: duckdb.DuckDBPyConnection, query: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _record_start(path: Path, line_byte_position: int) -> int:
-    """Return the 0-based offset of a rejected record's first byte.
+def _record_starts(path: Path, encoding: str, positions: list[int]) -> list[int]:
+    """Return the 0-based file offset of each rejected record's first byte.
 
     DuckDB gives the 1-based position where its view of the line starts, which
-    includes the newlines of any blank lines skipped just before it.
+    includes the newlines of any blank lines skipped just before it, and counts
+    the bytes of the text as UTF-8: in a latin-1 file, after each character
+    from 0x80 on, its count runs one byte ahead of the file's.
     """
-    offset = line_byte_position - 1
+    text_offsets = [int(position) - 1 for position in positions]
+    offsets = _file_offsets(path, encoding, text_offsets)
+    starts = []
     with path.open("rb") as handle:
-        handle.seek(offset)
-        while handle.read(1) in (b"\n", b"\r"):
-            offset += 1
-    return offset
+        for text_offset in text_offsets:
+            offset = offsets[text_offset]
+            handle.seek(offset)
+            while handle.read(1) in (b"\n", b"\r"):
+                offset += 1
+            starts.append(offset)
+    return starts
+
+
+def _file_offsets(path: Path, encoding: str, offsets: list[int]) -> dict[int, int]:
+    """Map offsets into the UTF-8 text of `path` to offsets into the file."""
+    if encoding != "latin-1":
+        return {offset: offset for offset in offsets}
+    mapped: dict[int, int] = {}
+    pending = iter(sorted(set(offsets)))
+    target = next(pending, None)
+    file_base = text_base = 0
+    with path.open("rb") as handle:
+        while target is not None and (chunk := handle.read(READ_CHUNK_BYTES)):
+            # A latin-1 byte from 0x80 on is two bytes in UTF-8; `ends` holds
+            # the UTF-8 offset just after each byte of the chunk.
+            widths = 1 + (np.frombuffer(chunk, np.uint8) >= 0x80)
+            ends = text_base + np.cumsum(widths)
+            while target is not None and target < ends[-1]:
+                index = int(np.searchsorted(ends, target, side="right"))
+                mapped[target] = file_base + index
+                target = next(pending, None)
+            file_base, text_base = file_base + len(chunk), int(ends[-1])
+    for rest in (target, *pending) if target is not None else ():
+        mapped[rest] = file_base + rest - text_base  # at or past the end
+    return mapped
 
 
 def _line_numbers(path: Path, offsets: list[int]) -> dict[int, int]:
@@ -425,17 +491,22 @@ def _line_numbers(path: Path, offsets: list[int]) -> dict[int, int]:
             while target is not None and target < position + len(chunk):
                 lines[target] = newlines + chunk.count(b"\n", 0, target - position) + 1
                 target = next(pending, None)
-            if target is None or not chunk:
+            if target is None:
+                return lines
+            if not chunk:  # at or past the end (not for DuckDB's offsets)
+                lines.update((offset, newlines + 1) for offset in (target, *pending))
                 return lines
             newlines += chunk.count(b"\n")
             position += len(chunk)
 
 
-def _all_reject_starts(connection: duckdb.DuckDBPyConnection, path: Path) -> set[int]:
+def _all_reject_starts(
+    connection: duckdb.DuckDBPyConnection, path: Path, encoding: str
+) -> set[int]:
     positions = connection.execute(
         "select distinct line_byte_position from reject_errors"
     ).fetchall()
-    return {_record_start(path, int(position)) for (position,) in positions}
+    return set(_record_starts(path, encoding, [position for (position,) in positions]))
 
 
 def _loaded_records(

@@ -20,7 +20,7 @@ from genrec.data.bad_rows import (
     check_side_file,
     check_side_file_ids,
     csv_bad_rows,
-    lone_carriage_return_line,
+    line_ending_problem,
     parquet_bad_rows,
 )
 from genrec.data.datasets import (
@@ -360,12 +360,9 @@ def _explain_csv_failure(path: Path, error: SqlStepError) -> None:
     """Raise a ValueError naming the line when DuckDB's parser gave up on `path`."""
     if "reached an invalid state" not in str(error):
         return
-    line = lone_carriage_return_line(path)
-    if line is not None:
-        raise ValueError(
-            f"{path}: line {line}: a lone carriage return (\\r) inside the line; "
-            "expected \\n or \\r\\n line endings"
-        ) from error
+    problem = line_ending_problem(path)
+    if problem is not None:
+        raise ValueError(f"{path}: {problem}") from error
 
 
 def _csv_params(path: Path, layout: RatingsLayout) -> dict[str, Any]:
@@ -534,8 +531,12 @@ def _features(runner: SqlRunner, spec: DatasetSpec, files: list[Path]) -> None:
     for side in sorted(side_files, key=lambda side: side.steps):
         parse_step, code_step = side.steps
         params = {"path": str(present[side.name]), "encoding": side.encoding}
-        runner.run(parse_step, params)
-        check_side_file(runner.connection, present[side.name])
+        try:
+            runner.run(parse_step, params)
+        except SqlStepError as error:
+            _explain_csv_failure(present[side.name], error)
+            raise
+        check_side_file(runner.connection, present[side.name], side.encoding)
         check_side_file_ids(
             runner.connection,
             present[side.name],

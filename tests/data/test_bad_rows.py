@@ -130,6 +130,61 @@ def test_a_lone_carriage_return_inside_the_file_names_its_line(
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("chunk_bytes", [3, 1 << 24])
+@pytest.mark.parametrize(
+    ("data", "line", "found", "usual"),
+    [
+        # A Windows file with a blank line appended by a Unix tool.
+        ([HEADER, *GOOD], 6, "\\n", "\\r\\n"),
+        ([HEADER, GOOD[0], GOOD[1] + "\r", *GOOD[2:]], 3, "\\r\\n", "\\n"),
+    ],
+)
+def test_mixed_line_endings_name_the_first_odd_line(
+    tmp_path, monkeypatch, chunk_bytes, data, line, found, usual
+):
+    # DuckDB's parser stops, naming no line; small chunks split \r\n pairs.
+    monkeypatch.setattr("genrec.data.bad_rows.READ_CHUNK_BYTES", chunk_bytes)
+    path = tmp_path / "ratings.csv"
+    if usual == "\\r\\n":
+        path.write_bytes(("\r\n".join(data) + "\r\n\n").encode())
+    else:
+        _write(path, data)
+    with pytest.raises(ValueError) as caught:
+        run_preprocess(
+            "custom", tmp_path / "out", path, on_bad_rows="skip", options=STRING_IDS
+        )
+    assert str(caught.value).startswith(
+        f"{path}: line {line}: ends with {found} where line 1 ends with {usual}; "
+        "expected one kind of line ending"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("chunk_bytes", [5, 1 << 24])
+def test_lines_of_a_latin1_file_are_counted_in_its_own_bytes(
+    tmp_path, monkeypatch, chunk_bytes
+):
+    # DuckDB places rejects by their offset in the text re-encoded as UTF-8, one
+    # byte later per accented letter before them.
+    monkeypatch.setattr("genrec.data.bad_rows.READ_CHUNK_BYTES", chunk_bytes)
+    accented = [f"Jos\xe9{n},caf\xe9 cr\xe8me,4.0,{n}" for n in range(60)]
+    lines = [HEADER, *accented, "bad,row", *accented[:3], "u,i,4.0,3.5", GOOD[0]]
+    path = tmp_path / "ratings.csv"
+    path.write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
+    options = {**STRING_IDS, "encoding": "latin-1"}
+    with pytest.raises(BadRowsError) as caught:
+        run_preprocess("custom", tmp_path / "out", path, options=options)
+    assert [str(row) for row in caught.value.bad_rows] == [
+        f"{path}: line 62: expected 4 fields separated by ',', found 2",
+        f"{path}: line 66: field 4 'timestamp' (timestamp): expected an integer "
+        "timestamp (epoch seconds), found '3.5'",
+    ]
+    stats = run_preprocess(
+        "custom", tmp_path / "out", path, on_bad_rows="skip", options=options
+    )
+    assert (stats["num_interactions"], stats["counts"]["bad_rows"]["count"]) == (64, 2)
+
+
 @pytest.mark.parametrize("stray", ['a"b', 'a"b""c', 'ab"'])
 def test_a_quote_inside_an_unquoted_field_is_text_and_keeps_lines_exact(
     tmp_path, stray

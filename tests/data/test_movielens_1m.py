@@ -141,6 +141,15 @@ def test_feature_codes_do_not_depend_on_the_process(tmp_path):
             MOVIES.replace("2::Caf\xe9 au lait (1993)::", "2::Caf\xe9 au lait (1993)"),
             "line 2: expected 3 fields, found 2",
         ),
+        # DuckDB counts the bytes of latin-1 text as UTF-8 (two for an accented
+        # letter): 36 titles of four each would put this line 144 bytes late.
+        (
+            "movies.dat",
+            MOVIES
+            + "".join(f"{i}::Caf\xe9 \xe9\xe9\xe9 ({i})::Comedy\n" for i in range(4, 40))
+            + "40::Truncated (1999)\n",
+            "line 40: expected 3 fields, found 2",
+        ),
     ],
 )
 def test_malformed_side_file_names_file_line_and_field(tmp_path, name, text, reason):
@@ -149,6 +158,20 @@ def test_malformed_side_file_names_file_line_and_field(tmp_path, name, text, rea
     with pytest.raises(BadRowsError) as caught:
         run_preprocess("ml-1m", tmp_path / "out", raw, on_bad_rows="skip")
     assert str(caught.value) == f"{raw / name}: {reason}; fix the file"
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_side_file_with_mixed_line_endings_names_the_first_odd_line(tmp_path):
+    # A line appended by a Windows tool: DuckDB's parser stops, naming no line.
+    raw = _write_fixture(tmp_path / "ml-1m")
+    (raw / "users.dat").write_bytes((USERS + "11::F::25::4::12345\r\n").encode())
+    with pytest.raises(ValueError) as caught:
+        run_preprocess("ml-1m", tmp_path / "out", raw)
+    assert str(caught.value) == (
+        f"{raw / 'users.dat'}: line 4: ends with \\r\\n where line 1 ends with "
+        "\\n; expected one kind of line ending in the whole file (convert it, "
+        "e.g. with dos2unix)"
+    )
     assert not (tmp_path / "out").exists()
 
 
