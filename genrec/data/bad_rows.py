@@ -36,6 +36,10 @@ READ_CHUNK_BYTES = 1 << 24
 LONE_CARRIAGE_RETURN = re.compile(rb"\r(?!\n)")
 LF_ALONE = re.compile(rb"(?<!\r)\n")
 CRLF_END = re.compile(rb"(?<=\r)\n")
+# Step 0's checks: ts is read as a DOUBLE, exact up to 2^53; integer ids as BIGINT.
+MAX_EXACT_SECONDS = 2**53
+INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
+PLAIN_INTEGER_TEXT = re.compile(r"-?[1-9][0-9]*")  # as step 0's plain_integer()
 MAX_QUOTED_CHARS = 80  # a longer value found is shortened in messages
 
 # Bookkeeping queries on step 1's tables (the transformations live in sql/).
@@ -382,6 +386,12 @@ def _value_reason(
     where: str, role: str, found: str | None, id_kind: str = "a non-empty"
 ) -> str:
     expected = EXPECTED[role].format(id_kind=id_kind)
+    # An integer that fails its check is out of range: say which range.
+    text = found or ""
+    if role == "ts" and INTEGER_TEXT.fullmatch(text.strip()):
+        expected += f" of at most {MAX_EXACT_SECONDS:,} in magnitude"
+    elif id_kind == "an integer" and PLAIN_INTEGER_TEXT.fullmatch(text):
+        expected += " within the signed 64-bit range"
     return f"{where} ({ROLE_NAMES[role]}): expected {expected}, found " + (
         _found(found)
     )

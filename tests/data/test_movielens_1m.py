@@ -146,7 +146,7 @@ def test_feature_codes_do_not_depend_on_the_process(tmp_path):
         (
             "movies.dat",
             MOVIES
-            + "".join(f"{i}::Caf\xe9 \xe9\xe9\xe9 ({i})::Comedy\n" for i in range(4, 40))
+            + "".join(f"{i}::Caf\xe9 \xe9\xe9\xe9 ({i})::Drama\n" for i in range(4, 40))
             + "40::Truncated (1999)\n",
             "line 40: expected 3 fields, found 2",
         ),
