@@ -25,10 +25,11 @@ create or replace macro finite_or_null(value) as
     case when isfinite(value) then value end;
 
 -- ts: epoch seconds (UTC) as DOUBLE, so that a fractional one is caught. Integers
--- beyond 2^53 are not exact as DOUBLE (nor plausible epoch seconds).
+-- from 2^53 on are not all exact as DOUBLE (2^53 + 1 reads as 2^53), nor plausible
+-- epoch seconds: those are refused.
 create or replace macro whole_seconds(ts) as
     case
-        when isfinite(ts) and ts = trunc(ts) and abs(ts) <= 9007199254740992
+        when isfinite(ts) and ts = trunc(ts) and abs(ts) < 9007199254740992
             then cast(ts as bigint)
     end;
 

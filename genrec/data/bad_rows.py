@@ -36,8 +36,8 @@ READ_CHUNK_BYTES = 1 << 24
 LONE_CARRIAGE_RETURN = re.compile(rb"\r(?!\n)")
 LF_ALONE = re.compile(rb"(?<!\r)\n")
 CRLF_END = re.compile(rb"(?<=\r)\n")
-# Step 0's checks: ts is read as a DOUBLE, exact up to 2^53; integer ids as BIGINT.
-MAX_EXACT_SECONDS = 2**53
+# Step 0's checks: ts is read as a DOUBLE, exact below 2^53; integer ids as BIGINT.
+EXACT_SECONDS_BOUND = 2**53
 INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
 PLAIN_INTEGER_TEXT = re.compile(r"-?[1-9][0-9]*")  # as step 0's plain_integer()
 MAX_QUOTED_CHARS = 80  # a longer value found is shortened in messages
@@ -389,7 +389,7 @@ def _value_reason(
     # An integer that fails its check is out of range: say which range.
     text = found or ""
     if role == "ts" and INTEGER_TEXT.fullmatch(text.strip()):
-        expected += f" of at most {MAX_EXACT_SECONDS:,} in magnitude"
+        expected += f" below {EXACT_SECONDS_BOUND:,} in magnitude"
     elif id_kind == "an integer" and PLAIN_INTEGER_TEXT.fullmatch(text):
         expected += " within the signed 64-bit range"
     return f"{where} ({ROLE_NAMES[role]}): expected {expected}, found " + (

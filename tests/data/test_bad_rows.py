@@ -58,11 +58,16 @@ def _write(path, lines, newline="\n"):
         ("3,1.5,4.0,100", "field 2 (item): expected an integer item id, found '1.5'"),
         ("3, 13,4.0,100", "field 2 (item): expected an integer item id, found ' 13'"),
         ("3,1e3,4.0,100", "field 2 (item): expected an integer item id, found '1e3'"),
-        # Integers out of range: ts is exact as a DOUBLE up to 2^53, ids are BIGINT.
+        # Integers out of range: ts is exact as a DOUBLE below 2^53, ids are BIGINT.
         (
             "3,13,4.0,-9223372036854775808",
-            "field 4 (timestamp): expected an integer timestamp (epoch seconds) of "
-            "at most 9,007,199,254,740,992 in magnitude, found '-9223372036854775808'",
+            "field 4 (timestamp): expected an integer timestamp (epoch seconds) "
+            "below 9,007,199,254,740,992 in magnitude, found '-9223372036854775808'",
+        ),
+        (
+            "3,13,4.0,9007199254740993",  # would read as 2^53
+            "field 4 (timestamp): expected an integer timestamp (epoch seconds) "
+            "below 9,007,199,254,740,992 in magnitude, found '9007199254740993'",
         ),
         (
             "3,99999999999999999999,4.0,100",
