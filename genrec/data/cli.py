@@ -91,8 +91,6 @@ def main(argv: list[str]) -> None:
     from genrec.data.preprocess import run_preprocess
     from genrec.data.sql_runner import SqlStepError
 
-    if len(argv) > 1:
-        raise flags.Error(f"unexpected arguments: {argv[1:]}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         stats = run_preprocess(

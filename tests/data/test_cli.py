@@ -94,3 +94,20 @@ def test_synthetic_size_flags_for_another_dataset_are_an_error(tmp_path):
         in (result.stderr)
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_a_flag_mistake_is_one_line_and_writes_nothing(tmp_path):
+    ratings = tmp_path / "u.data"
+    ratings.write_text("1\t10\t5\t100\n")
+    common = [f"--raw_path={ratings}", f"--out={tmp_path / 'out'}"]
+    # A boolean flag takes no separate value: `false` would be a stray word.
+    for args, says in [
+        (["--dataset=ml-100k", "--dedup", "false"], "unexpected arguments ['false']"),
+        (["--dataset=ml-10k"], "flag --dataset=ml-10k: value should be one of"),
+        (["--dataset=ml-100k", "--dedpu"], "Unknown command line flag 'dedpu'"),
+    ]:
+        result = _genrec(*args, *common, env_home=tmp_path / "home")
+        assert result.returncode == 1, args
+        (line,) = result.stderr.splitlines()
+        assert line.startswith(f"genrec preprocess: {says}"), line
+        assert not (tmp_path / "out").exists()
