@@ -83,7 +83,8 @@ def _one_line_errors(name: str, run: Callable[[list[str]], None]) -> Callable:
 
     A bad flag value, a missing file, a gin typo or a run folder in use raises
     one of USER_ERRORS, whose message names the culprit: the traceback would
-    only bury it. GENREC_TRACEBACK=1 keeps it.
+    only bury it. Ctrl-C says "interrupted" and exits 130 (128 + SIGINT, as a
+    shell reports it). GENREC_TRACEBACK=1 keeps the traceback.
     """
 
     def main(argv: list[str]) -> None:
@@ -98,6 +99,13 @@ def _one_line_errors(name: str, run: Callable[[list[str]], None]) -> Callable:
             # A rank's ValueError from a gin configurable carries gin's context
             # on further lines.
             sys.exit(f"genrec {name}: {one_line(error)}")
+        except KeyboardInterrupt:
+            if os.environ.get("GENREC_TRACEBACK"):
+                raise
+            # The `with` blocks it passed have cleaned up on the way (preprocess
+            # keeps a previous output): a traceback would only say where it landed.
+            print(f"genrec {name}: interrupted", file=sys.stderr)
+            sys.exit(130)
 
     return main
 

@@ -104,7 +104,12 @@ def main(argv: list[str]) -> None:
             threads=FLAGS.threads,
             options=options_from_flags(),
         )
-    except (SqlStepError, duckdb.Error) as error:
+    except (SqlStepError, duckdb.Error, RuntimeError) as error:
+        if _interrupted_query(error):
+            # genrec.cli says so in one line, as for Ctrl-C anywhere else.
+            raise KeyboardInterrupt from error
+        if not isinstance(error, (SqlStepError, duckdb.Error)):
+            raise  # a RuntimeError of genrec's own is a bug: keep its traceback
         # A message, not a traceback: it names the SQL step. A user's mistake
         # (ValueError, OSError) becomes one line in genrec.cli.
         sys.exit(f"genrec preprocess: {error}")
@@ -120,3 +125,21 @@ def main(argv: list[str]) -> None:
             }
         )
     )
+
+
+def _interrupted_query(error: BaseException) -> bool:
+    """Whether `error` is DuckDB stopping a query for Ctrl-C.
+
+    DuckDB 2.0 raises a plain RuntimeError("Query interrupted") from `execute`
+    and defines duckdb.InterruptException for the same; SqlRunner wraps the
+    latter in a SqlStepError.
+    """
+    import duckdb
+
+    from genrec.data.sql_runner import SqlStepError
+
+    if isinstance(error, SqlStepError) and error.__cause__ is not None:
+        error = error.__cause__
+    if isinstance(error, duckdb.InterruptException):
+        return True
+    return type(error) is RuntimeError and str(error) == "Query interrupted"

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -111,3 +113,60 @@ def test_a_flag_mistake_is_one_line_and_writes_nothing(tmp_path):
         (line,) = result.stderr.splitlines()
         assert line.startswith(f"genrec preprocess: {says}"), line
         assert not (tmp_path / "out").exists()
+
+
+# Runs `genrec preprocess` with run_preprocess replaced by one that raises, in a
+# child process: absl parses its global flags once per process.
+INTERRUPTED = """
+import sys
+
+import duckdb
+
+import genrec.data.preprocess
+from genrec.cli import main
+from genrec.data.sql_runner import SqlStepError
+
+
+def run_preprocess(*args, **kwargs):
+    raise {error}
+
+
+genrec.data.preprocess.run_preprocess = run_preprocess
+main(["genrec", "preprocess", "--out=" + sys.argv[1]])
+"""
+
+
+def _preprocess_raising(error, tmp_path):
+    return subprocess.run(
+        [sys.executable, "-c", INTERRUPTED.format(error=error), str(tmp_path / "o")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"GENREC_HOME": str(tmp_path / "home"), "PYTHONPATH": str(ROOT)},
+    )
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        "KeyboardInterrupt",
+        # What DuckDB 2.0 raises from `execute` when Ctrl-C lands in a query.
+        "RuntimeError('Query interrupted')",
+        "duckdb.InterruptException('INTERRUPT Error: Interrupted!')",
+        "SqlStepError('sql/04_filter_k_core.sql: Interrupted!') "
+        "from duckdb.InterruptException('INTERRUPT Error: Interrupted!')",
+    ],
+    ids=["KeyboardInterrupt", "RuntimeError", "InterruptException", "SqlStepError"],
+)
+def test_ctrl_c_is_one_line_and_exit_status_130(tmp_path, error):
+    result = _preprocess_raising(error, tmp_path)
+    assert result.returncode == 130, result.stderr
+    assert result.stderr == "genrec preprocess: interrupted\n"
+
+
+def test_a_runtime_error_that_is_no_interrupt_keeps_its_traceback(tmp_path):
+    result = _preprocess_raising("RuntimeError('categorized counts differ')", tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr
+    assert "RuntimeError: categorized counts differ" in result.stderr
