@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,6 +154,8 @@ CUSTOM_OPTIONS = (
 )
 # The encodings of a custom CSV (DuckDB reads both; line numbers count \n bytes).
 CUSTOM_ENCODINGS = ("utf-8", "latin-1")
+# How both Amazon releases name their category files (Books, AMAZON_FASHION).
+CATEGORY_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
@@ -284,6 +287,23 @@ def check_options(spec: DatasetSpec, options: Mapping[str, Any]) -> None:
         custom_delimiter(options)
     if "encoding" in options:
         custom_encoding(options)
+    if "category" in options:
+        amazon_category(options)
+
+
+def amazon_category(options: Mapping[str, Any]) -> str:
+    """The Amazon category the options give, checked to be a plain name.
+
+    It becomes part of the download URL and of a file name looked up in the raw
+    folder: a `/` or `..` in it would reach outside both.
+    """
+    category = str(options.get("category", ""))
+    if not CATEGORY_NAME.fullmatch(category):
+        raise ValueError(
+            f"--category={category!r}: expected a plain name of letters, digits, "
+            "'_' or '-' (e.g. Books, Magazine_Subscriptions)"
+        )
+    return category
 
 
 def custom_delimiter(options: Mapping[str, Any]) -> str:
