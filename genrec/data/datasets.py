@@ -342,6 +342,11 @@ def raw_files(
     spec = get_spec(dataset)
     options = dict(options or {})
     check_options(spec, options)
+    if raw_path is not None and not os.fspath(raw_path):
+        # Path("") is the current folder: an empty flag is a mistake, not a choice.
+        raise ValueError(
+            "--raw_path is empty: expected the raw folder or the ratings file"
+        )
     if raw_path is None:
         folder_or_file = _fetch_default(spec, options)
     else:

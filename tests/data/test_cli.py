@@ -12,10 +12,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _genrec(*args, env_home):
+def _genrec(*args, env_home, cwd=ROOT):
     return subprocess.run(
         [sys.executable, "-m", "genrec.cli", "preprocess", *args],
-        cwd=ROOT,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=300,
@@ -113,6 +113,24 @@ def test_a_flag_mistake_is_one_line_and_writes_nothing(tmp_path):
         (line,) = result.stderr.splitlines()
         assert line.startswith(f"genrec preprocess: {says}"), line
         assert not (tmp_path / "out").exists()
+
+
+def test_an_empty_out_or_raw_path_is_refused_not_taken_as_this_folder(tmp_path):
+    ratings = tmp_path / "u.data"
+    ratings.write_text("1\t10\t5\t100\n")
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    for args, says in [
+        ([f"--raw_path={ratings}", "--out="], "--out is required: expected a folder"),
+        (["--raw_path=", f"--out={tmp_path / 'out'}"], "--raw_path is empty"),
+    ]:
+        result = _genrec(
+            "--dataset=ml-100k", *args, env_home=tmp_path / "home", cwd=cwd
+        )
+        assert result.returncode == 1, args
+        (line,) = result.stderr.splitlines()
+        assert line.startswith(f"genrec preprocess: {says}"), line
+    assert list(cwd.iterdir()) == [] and not (tmp_path / "out").exists()
 
 
 # Runs `genrec preprocess` with run_preprocess replaced by one that raises, in a
