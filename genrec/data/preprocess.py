@@ -455,6 +455,8 @@ def _parquet_source(path: Path, options: Mapping[str, Any]) -> pa.Table:
                 f"{path}: the file has more than one column named {repeated}; "
                 "expected each chosen column once"
             )
+        for role in ("user", "item"):
+            _check_id_type(path, names[role], role, schema.field(names[role]).type)
         table = pq.read_table(path, columns=list(names.values()))
     except pa.ArrowException as error:
         raise ValueError(f"{path}: not a readable Parquet file ({error})") from error
@@ -487,6 +489,36 @@ def _parquet_source(path: Path, options: Mapping[str, Any]) -> pa.Table:
         seconds = whole.cast(pa.float64())
         table = table.set_column(table.schema.get_field_index("ts"), "ts", seconds)
     return table
+
+
+def _check_id_type(
+    path: Path, column: str, role: str, column_type: pa.DataType
+) -> None:
+    """Refuse a user or item id column that is neither text nor a number.
+
+    Step 1 keeps an id as its text, so a list, struct or map became '[1]' or
+    "{'a': 1}" and bytes an escaped blob, accepted silently; a boolean or date
+    column is refused alike, being more likely the wrong column than ids.
+    Floats and decimals are kept as their text (1.0 is '1.0'); a column of
+    nulls leaves every row without an id, which the bad-row report names.
+    """
+    value_type = (
+        column_type.value_type if pa.types.is_dictionary(column_type) else column_type
+    )
+    if not (
+        pa.types.is_string(value_type)
+        or pa.types.is_large_string(value_type)
+        or pa.types.is_string_view(value_type)
+        or pa.types.is_integer(value_type)
+        or pa.types.is_floating(value_type)
+        or pa.types.is_decimal(value_type)
+        or pa.types.is_null(value_type)
+    ):
+        raise ValueError(
+            f"{path}: column {column!r} ({role} id) has type {column_type}; "
+            "expected string or integer ids (float and decimal ids are read as "
+            "their text, e.g. 1.0 as '1.0')"
+        )
 
 
 def _filter(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import re
 
 import pyarrow as pa
@@ -437,3 +438,58 @@ def test_a_named_datasets_file_that_is_a_folder_is_said_to_be_one(tmp_path):
 def test_a_raw_path_that_is_neither_file_nor_folder_is_refused(tmp_path):
     with pytest.raises(ValueError, match="raw_path /dev/null is not a file or"):
         run_preprocess("custom", tmp_path / "out", "/dev/null", options=OPTIONS)
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        pa.array([[1], [2]]),
+        pa.array([{"a": 1}, {"a": 2}]),
+        pa.array([[("a", 1)], [("b", 2)]], pa.map_(pa.string(), pa.int64())),
+        pa.array([b"ab", b"\xff"]),
+        pa.array([True, False]),
+    ],
+    ids=["list", "struct", "map", "binary", "bool"],
+)
+@pytest.mark.parametrize("role", ["user", "item"])
+def test_parquet_ids_that_are_not_text_or_numbers_are_refused(tmp_path, ids, role):
+    columns = {"who": ["u1", "u2"], "what": ["a", "b"], "when": [1, 2]}
+    column = OPTIONS[f"{role}_column"]
+    columns[column] = ids
+    path = tmp_path / "e.parquet"
+    pq.write_table(pa.table(columns), path)
+    as_stored = pq.read_schema(path).field(column).type
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            f"{path}: column {column!r} ({role} id) has type {as_stored}; "
+            "expected string or integer ids (float and decimal ids are read as "
+            "their text, e.g. 1.0 as '1.0')"
+        ),
+    ):
+        run_preprocess("custom", tmp_path / "out", path, options=OPTIONS)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("items", "texts"),
+    [
+        (pa.array([1.0, 2.5]), ["1.0", "2.5"]),
+        (
+            pa.array([decimal.Decimal("1.5"), decimal.Decimal(2)], pa.decimal128(9, 2)),
+            ["1.50", "2.00"],
+        ),
+        (pa.array([2**64 - 1, 5], pa.uint64()), ["18446744073709551615", "5"]),
+        (pa.array(["x", "y"]).dictionary_encode(), ["x", "y"]),  # pandas categorical
+    ],
+    ids=["float", "decimal", "uint64", "dictionary"],
+)
+def test_parquet_ids_may_be_text_or_numbers_and_are_kept_as_text(
+    tmp_path, items, texts
+):
+    table = pa.table({"who": ["u1", "u1"], "what": items, "when": [1, 2]})
+    pq.write_table(table, tmp_path / "e.parquet")
+    run_preprocess("custom", tmp_path / "out", tmp_path / "e.parquet", options=OPTIONS)
+    assert decoded_sequences(tmp_path / "out") == {
+        "u1": [(texts[0], 1.0, 1), (texts[1], 1.0, 2)]
+    }
