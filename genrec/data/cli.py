@@ -16,6 +16,7 @@ from absl import flags
 
 from genrec.data.datasets import (
     COMMON_OPTIONS,
+    CUSTOM_ENCODINGS,
     CUSTOM_OPTIONS,
     DATASETS,
     SYNTHETIC_DEFAULTS,
@@ -43,8 +44,13 @@ flags.DEFINE_string("item_column", None, "custom: the item id column.")
 flags.DEFINE_string("timestamp_column", None, "custom: epoch-seconds column.")
 flags.DEFINE_string("rating_column", None, "custom: rating column (default: all 1).")
 flags.DEFINE_string("delimiter", None, "custom CSV: field separator. Default: ','.")
+# In any case, as people spell them (UTF-8, Latin-1); the value is the lowercase one.
 flags.DEFINE_enum(
-    "encoding", None, ["utf-8", "latin-1"], "custom CSV: text encoding. Default: utf-8."
+    "encoding",
+    None,
+    list(CUSTOM_ENCODINGS),
+    "custom CSV: text encoding. Default: utf-8.",
+    case_sensitive=False,
 )
 flags.DEFINE_integer(
     "synthetic_users", SYNTHETIC_DEFAULTS["num_users"], "synthetic: number of users."

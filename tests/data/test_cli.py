@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,6 +132,29 @@ def test_an_empty_out_or_raw_path_is_refused_not_taken_as_this_folder(tmp_path):
         (line,) = result.stderr.splitlines()
         assert line.startswith(f"genrec preprocess: {says}"), line
     assert list(cwd.iterdir()) == [] and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("encoding", "text"), [("UTF-8", "utf-8"), ("Latin-1", "latin-1")]
+)
+def test_encoding_may_be_spelt_in_any_case(tmp_path, encoding, text):
+    ratings = tmp_path / "events.csv"
+    ratings.write_bytes("who,what,when\nJosé,x,5\n".encode(text))
+    result = _genrec(
+        "--dataset=custom",
+        f"--raw_path={ratings}",
+        f"--out={tmp_path / 'out'}",
+        "--user_column=who",
+        "--item_column=what",
+        "--timestamp_column=when",
+        f"--encoding={encoding}",
+        env_home=tmp_path / "home",
+    )
+    assert result.returncode == 0, result.stderr
+    stats = json.loads((tmp_path / "out" / "stats.json").read_text())
+    assert stats["num_interactions"] == 1
+    users = pq.read_table(tmp_path / "out" / "users.parquet")
+    assert users["original_id"].to_pylist() == ["José"]
 
 
 # Runs `genrec preprocess` with run_preprocess replaced by one that raises, in a
