@@ -353,6 +353,15 @@ def _load(
         runner.run("02_drop_bad_rows")
         logger.warning("skipped %d bad rows; first: %s", num_bad, bad_rows[0])
     loaded = runner.scalar("select count(*) from loaded_events")
+    if loaded == 0 and num_bad:
+        # Most often the wrong file or layout: the first bad row tells which.
+        rows = "its only row is" if num_bad == 1 else f"all {num_bad:,} rows are"
+        first = bad_rows[0]
+        raise EmptyDataError(
+            f"{path}: no interactions to read: {rows} bad and were skipped "
+            f"(--on_bad_rows=skip); the first: {first.unit} {first.line}: "
+            f"{first.reason}"
+        )
     if loaded == 0:
         raise EmptyDataError(f"{path}: no interactions to read")
     report = {"count": num_bad, "examples": [str(row) for row in bad_rows]}
