@@ -61,8 +61,6 @@ def summary(result, prefect_at: str) -> str:  # noqa: ANN001 (PipelineResult)
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise SystemExit(f"unexpected arguments: {' '.join(argv[1:])}")
     from flows.pipeline import pipeline
 
     # A mistake stops here, before the flow starts (no flow run, no MLflow run),

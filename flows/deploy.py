@@ -53,8 +53,6 @@ def nightly_schedule(cron: str, timezone: str, *, active: bool = True):  # noqa:
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise SystemExit(f"unexpected arguments: {' '.join(argv[1:])}")
     from prefect.types.entrypoint import EntrypointType
 
     from flows.pipeline import pipeline

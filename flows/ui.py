@@ -148,8 +148,6 @@ def _answers(url: str) -> bool:
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise SystemExit(f"unexpected arguments: {' '.join(argv[1:])}")
     host = FLAGS.host
     if host not in {"127.0.0.1", "localhost", "::1"}:
         logger.warning(

@@ -1,12 +1,14 @@
 """The `genrec` command: `genrec SUBCOMMAND --flag=value ...`.
 
 Each subcommand lives in its own module, which defines its absl flags and a
-`main(argv)`. Modules are imported lazily so that one subcommand's flags (and
-heavy imports such as torch or prefect) never load for another.
+`main(argv)`; argv holds only the program name, as a stray word is refused
+here for every subcommand. Modules are imported lazily so that one subcommand's
+flags (and heavy imports such as torch or prefect) never load for another.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
@@ -48,7 +50,32 @@ def main(argv: list[str] | None = None) -> None:
     _show_own_flags_in_help()
     # absl's --help opens with the main module's docstring: make it the command's.
     sys.modules["__main__"].__doc__ = module.__doc__
-    app.run(_one_line_errors(name, module.main), argv=[f"genrec {name}", *argv[2:]])
+    app.run(
+        _one_line_errors(name, module.main),
+        argv=[f"genrec {name}", *argv[2:]],
+        flags_parser=functools.partial(_parse_flags, name),
+    )
+
+
+def _parse_flags(name: str, argv: list[str]) -> list[str]:
+    """Parse the flags; a mistake in them is one line and exit 1, as in main.
+
+    absl would print its own two lines for an unknown flag, a bad value or a
+    missing required flag; a word that is not a flag (`--dedup false`, where a
+    boolean takes no separate value) would reach the subcommand unseen.
+    """
+    try:
+        rest = flags.FLAGS(argv)
+        if len(rest) > 1:
+            raise flags.Error(
+                f"unexpected arguments {rest[1:]}: "
+                "a flag takes its value after '=' (--flag=value)"
+            )
+    except flags.Error as error:
+        if os.environ.get("GENREC_TRACEBACK"):
+            raise
+        sys.exit(f"genrec {name}: {' '.join(str(error).split())}")
+    return rest
 
 
 def _one_line_errors(name: str, run: Callable[[list[str]], None]) -> Callable:
@@ -56,7 +83,8 @@ def _one_line_errors(name: str, run: Callable[[list[str]], None]) -> Callable:
 
     A bad flag value, a missing file, a gin typo or a run folder in use raises
     one of USER_ERRORS, whose message names the culprit: the traceback would
-    only bury it. GENREC_TRACEBACK=1 keeps it.
+    only bury it. Ctrl-C says "interrupted" and exits 130 (128 + SIGINT, as a
+    shell reports it). GENREC_TRACEBACK=1 keeps the traceback.
     """
 
     def main(argv: list[str]) -> None:
@@ -71,6 +99,13 @@ def _one_line_errors(name: str, run: Callable[[list[str]], None]) -> Callable:
             # A rank's ValueError from a gin configurable carries gin's context
             # on further lines.
             sys.exit(f"genrec {name}: {one_line(error)}")
+        except KeyboardInterrupt:
+            if os.environ.get("GENREC_TRACEBACK"):
+                raise
+            # The `with` blocks it passed have cleaned up on the way (preprocess
+            # keeps a previous output): a traceback would only say where it landed.
+            print(f"genrec {name}: interrupted", file=sys.stderr)
+            sys.exit(130)
 
     return main
 

@@ -111,3 +111,27 @@ def test_a_users_mistake_is_one_line_without_a_traceback(tmp_path, args, message
     assert any(line.startswith(message) for line in result.stderr.splitlines())
     # A training that never started leaves no run folder behind.
     assert not run_dir.exists()
+
+
+# The required flags of each subcommand, which absl checks before anything else.
+REQUIRED = {
+    "preprocess": ["--out=/nonexistent/out"],
+    "train": ["--data_dir=/nonexistent/data"],
+    "evaluate": ["--data_dir=/nonexistent/data", "--checkpoint=/nonexistent/c"],
+    "pipeline": [],
+    "deploy": [],
+    "ui": [],
+}
+
+
+@pytest.mark.parametrize("subcommand", sorted(REQUIRED))
+def test_every_subcommand_refuses_a_stray_word_or_flag_in_one_line(subcommand):
+    for args, says in [
+        (["stray"], "unexpected arguments ['stray']: a flag takes its value after '='"),
+        (["--no_such_flag=1"], "Unknown command line flag 'no_such_flag'"),
+    ]:
+        result = _genrec(subcommand, *REQUIRED[subcommand], *args, script=False)
+
+        assert result.returncode == 1, result.stderr
+        (line,) = result.stderr.splitlines()
+        assert line.startswith(f"genrec {subcommand}: {says}"), line

@@ -16,6 +16,7 @@ from absl import flags
 
 from genrec.data.datasets import (
     COMMON_OPTIONS,
+    CUSTOM_ENCODINGS,
     CUSTOM_OPTIONS,
     DATASETS,
     SYNTHETIC_DEFAULTS,
@@ -43,8 +44,13 @@ flags.DEFINE_string("item_column", None, "custom: the item id column.")
 flags.DEFINE_string("timestamp_column", None, "custom: epoch-seconds column.")
 flags.DEFINE_string("rating_column", None, "custom: rating column (default: all 1).")
 flags.DEFINE_string("delimiter", None, "custom CSV: field separator. Default: ','.")
+# In any case, as people spell them (UTF-8, Latin-1); the value is the lowercase one.
 flags.DEFINE_enum(
-    "encoding", None, ["utf-8", "latin-1"], "custom CSV: text encoding. Default: utf-8."
+    "encoding",
+    None,
+    list(CUSTOM_ENCODINGS),
+    "custom CSV: text encoding. Default: utf-8.",
+    case_sensitive=False,
 )
 flags.DEFINE_integer(
     "synthetic_users", SYNTHETIC_DEFAULTS["num_users"], "synthetic: number of users."
@@ -91,8 +97,6 @@ def main(argv: list[str]) -> None:
     from genrec.data.preprocess import run_preprocess
     from genrec.data.sql_runner import SqlStepError
 
-    if len(argv) > 1:
-        raise flags.Error(f"unexpected arguments: {argv[1:]}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         stats = run_preprocess(
@@ -106,7 +110,12 @@ def main(argv: list[str]) -> None:
             threads=FLAGS.threads,
             options=options_from_flags(),
         )
-    except (SqlStepError, duckdb.Error) as error:
+    except (SqlStepError, duckdb.Error, RuntimeError) as error:
+        if _interrupted_query(error):
+            # genrec.cli says so in one line, as for Ctrl-C anywhere else.
+            raise KeyboardInterrupt from error
+        if not isinstance(error, (SqlStepError, duckdb.Error)):
+            raise  # a RuntimeError of genrec's own is a bug: keep its traceback
         # A message, not a traceback: it names the SQL step. A user's mistake
         # (ValueError, OSError) becomes one line in genrec.cli.
         sys.exit(f"genrec preprocess: {error}")
@@ -122,3 +131,21 @@ def main(argv: list[str]) -> None:
             }
         )
     )
+
+
+def _interrupted_query(error: BaseException) -> bool:
+    """Whether `error` is DuckDB stopping a query for Ctrl-C.
+
+    DuckDB 2.0 raises a plain RuntimeError("Query interrupted") from `execute`
+    and defines duckdb.InterruptException for the same; SqlRunner wraps the
+    latter in a SqlStepError.
+    """
+    import duckdb
+
+    from genrec.data.sql_runner import SqlStepError
+
+    if isinstance(error, SqlStepError) and error.__cause__ is not None:
+        error = error.__cause__
+    if isinstance(error, duckdb.InterruptException):
+        return True
+    return type(error) is RuntimeError and str(error) == "Query interrupted"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,6 +154,10 @@ CUSTOM_OPTIONS = (
 )
 # The encodings of a custom CSV (DuckDB reads both; line numbers count \n bytes).
 CUSTOM_ENCODINGS = ("utf-8", "latin-1")
+# The suffixes by which a custom source's ratings file is found in a folder.
+DATA_SUFFIXES = (".csv", ".parquet")
+# How both Amazon releases name their category files (Books, AMAZON_FASHION).
+CATEGORY_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
@@ -284,6 +289,23 @@ def check_options(spec: DatasetSpec, options: Mapping[str, Any]) -> None:
         custom_delimiter(options)
     if "encoding" in options:
         custom_encoding(options)
+    if "category" in options:
+        amazon_category(options)
+
+
+def amazon_category(options: Mapping[str, Any]) -> str:
+    """The Amazon category the options give, checked to be a plain name.
+
+    It becomes part of the download URL and of a file name looked up in the raw
+    folder: a `/` or `..` in it would reach outside both.
+    """
+    category = str(options.get("category", ""))
+    if not CATEGORY_NAME.fullmatch(category):
+        raise ValueError(
+            f"--category={category!r}: expected a plain name of letters, digits, "
+            "'_' or '-' (e.g. Books, Magazine_Subscriptions)"
+        )
+    return category
 
 
 def custom_delimiter(options: Mapping[str, Any]) -> str:
@@ -322,6 +344,11 @@ def raw_files(
     spec = get_spec(dataset)
     options = dict(options or {})
     check_options(spec, options)
+    if raw_path is not None and not os.fspath(raw_path):
+        # Path("") is the current folder: an empty flag is a mistake, not a choice.
+        raise ValueError(
+            "--raw_path is empty: expected the raw folder or the ratings file"
+        )
     if raw_path is None:
         folder_or_file = _fetch_default(spec, options)
     else:
@@ -367,24 +394,54 @@ def _category_download(spec: DatasetSpec, options: dict[str, Any]) -> RemoteFile
 
 
 def _ratings_file(spec: DatasetSpec, path: Path, options: dict[str, Any]) -> Path:
-    """Pick the ratings file: `path` itself, or the expected name inside the folder."""
+    """Pick the ratings file: `path` itself, or the expected name inside the folder.
+
+    Only regular files count: a folder named like a data file (`x.csv/`, or a
+    table that Spark wrote as `events.parquet/` of part files) is said to be
+    one in the error, where opening it would fail with a message about a
+    directory or a DuckDB one.
+    """
     if path.is_file():
         return path
+    if not path.is_dir():
+        raise ValueError(f"{spec.name}: raw_path {path} is not a file or a folder")
     names = [spec.ratings_file] if spec.ratings_file else []
     if options.get("category"):
         names += [f"{options['category']}.csv", f"ratings_{options['category']}.csv"]
     for name in names:
         if (path / name).is_file():
             return path / name
-    candidates = sorted(
+    children = sorted(path.iterdir())
+    candidates = [
         child
-        for child in path.iterdir()
-        if child.suffix.lower() in {".csv", ".parquet"}
-    )
+        for child in children
+        if child.suffix.lower() in DATA_SUFFIXES and child.is_file()
+    ]
     if not names and len(candidates) == 1:
         return candidates[0]
     expected = " or ".join(names) if names else "exactly one .csv or .parquet file"
-    raise FileNotFoundError(f"{spec.name}: expected {expected} in {path}")
+    message = f"{spec.name}: expected {expected} in {path}"
+    for folder in (path, *children):
+        named_like_data = folder.suffix.lower() in DATA_SUFFIXES or folder.name in names
+        if named_like_data and folder.is_dir():
+            message += f"; {'it' if folder == path else folder} {_folder_kind(folder)}"
+            break
+    raise FileNotFoundError(message)
+
+
+def _folder_kind(folder: Path) -> str:
+    """Say what a folder named like a data file holds, for the error refusing it."""
+    parts = [
+        child
+        for child in folder.iterdir()
+        if child.suffix.lower() == ".parquet" and child.is_file()
+    ]
+    if len(parts) > 1:
+        return (
+            f"is a folder of {len(parts)} Parquet files (a table written in parts, "
+            "as Spark does), not one file: merge them into one"
+        )
+    return "is a folder, not a file"
 
 
 def _synthetic_file(options: dict[str, Any]) -> Path:

@@ -130,6 +130,9 @@ def run_preprocess(
       threads: DuckDB threads; None lets DuckDB use every core.
       options: dataset options (see docs/data.md) plus "memory_limit" for DuckDB.
     """
+    if not os.fspath(out_dir):
+        # Path("") is the current folder, which would then be replaced.
+        raise ValueError("--out is required: expected a folder, got ''")
     spec = get_spec(dataset)
     options = dict(options or {})
     settings = _settings(spec, filter_mode, min_presence, dedup, on_bad_rows)
@@ -350,6 +353,15 @@ def _load(
         runner.run("02_drop_bad_rows")
         logger.warning("skipped %d bad rows; first: %s", num_bad, bad_rows[0])
     loaded = runner.scalar("select count(*) from loaded_events")
+    if loaded == 0 and num_bad:
+        # Most often the wrong file or layout: the first bad row tells which.
+        rows = "its only row is" if num_bad == 1 else f"all {num_bad:,} rows are"
+        first = bad_rows[0]
+        raise EmptyDataError(
+            f"{path}: no interactions to read: {rows} bad and were skipped "
+            f"(--on_bad_rows=skip); the first: {first.unit} {first.line}: "
+            f"{first.reason}"
+        )
     if loaded == 0:
         raise EmptyDataError(f"{path}: no interactions to read")
     report = {"count": num_bad, "examples": [str(row) for row in bad_rows]}
@@ -449,6 +461,8 @@ def _parquet_source(path: Path, options: Mapping[str, Any]) -> pa.Table:
                 f"{path}: the file has more than one column named {repeated}; "
                 "expected each chosen column once"
             )
+        for role in ("user", "item"):
+            _check_id_type(path, names[role], role, schema.field(names[role]).type)
         table = pq.read_table(path, columns=list(names.values()))
     except pa.ArrowException as error:
         raise ValueError(f"{path}: not a readable Parquet file ({error})") from error
@@ -481,6 +495,36 @@ def _parquet_source(path: Path, options: Mapping[str, Any]) -> pa.Table:
         seconds = whole.cast(pa.float64())
         table = table.set_column(table.schema.get_field_index("ts"), "ts", seconds)
     return table
+
+
+def _check_id_type(
+    path: Path, column: str, role: str, column_type: pa.DataType
+) -> None:
+    """Refuse a user or item id column that is neither text nor a number.
+
+    Step 1 keeps an id as its text, so a list, struct or map became '[1]' or
+    "{'a': 1}" and bytes an escaped blob, accepted silently; a boolean or date
+    column is refused alike, being more likely the wrong column than ids.
+    Floats and decimals are kept as their text (1.0 is '1.0'); a column of
+    nulls leaves every row without an id, which the bad-row report names.
+    """
+    value_type = (
+        column_type.value_type if pa.types.is_dictionary(column_type) else column_type
+    )
+    if not (
+        pa.types.is_string(value_type)
+        or pa.types.is_large_string(value_type)
+        or pa.types.is_string_view(value_type)
+        or pa.types.is_integer(value_type)
+        or pa.types.is_floating(value_type)
+        or pa.types.is_decimal(value_type)
+        or pa.types.is_null(value_type)
+    ):
+        raise ValueError(
+            f"{path}: column {column!r} ({role} id) has type {column_type}; "
+            "expected string or integer ids (float and decimal ids are read as "
+            "their text, e.g. 1.0 as '1.0')"
+        )
 
 
 def _filter(

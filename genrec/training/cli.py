@@ -47,8 +47,6 @@ flags.mark_flag_as_required("data_dir")
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise SystemExit(f"unexpected arguments: {argv[1:]}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from genrec.paths import genrec_home
     from genrec.training.launch import train

@@ -23,8 +23,6 @@ flags.mark_flags_as_required(["checkpoint", "data_dir"])
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise SystemExit(f"unexpected arguments: {argv[1:]}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from genrec.training.evaluate import evaluate_checkpoint
 

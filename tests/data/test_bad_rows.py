@@ -276,6 +276,25 @@ def test_empty_input_is_a_clear_error(tmp_path):
         run_preprocess("ml-latest-small", tmp_path / "out", path)
 
 
+@pytest.mark.parametrize(
+    ("rows", "says"),
+    [
+        (["1,10,four,100"], "its only row is bad"),
+        (["1,10,four,100", "x,y", "1,10,4.0,1.5"], "all 3 rows are bad"),
+    ],
+)
+def test_skipping_every_row_says_so_and_names_the_first(tmp_path, rows, says):
+    path = _write(tmp_path / "ratings.csv", [HEADER, *rows])
+    with pytest.raises(EmptyDataError) as raised:
+        run_preprocess("ml-latest-small", tmp_path / "out", path, on_bad_rows="skip")
+    assert str(raised.value) == (
+        f"{path}: no interactions to read: {says} and were skipped "
+        "(--on_bad_rows=skip); the first: line 2: field 3 (rating): expected a "
+        "finite number, found 'four'"
+    )
+    assert not (tmp_path / "out").exists()
+
+
 def test_filter_that_empties_the_data_is_a_clear_error(tmp_path):
     path = _write(tmp_path / "ratings.csv", [HEADER, *GOOD])
     with pytest.raises(EmptyDataError, match="removed every interaction"):

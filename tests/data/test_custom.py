@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import re
 
 import pyarrow as pa
@@ -383,3 +384,112 @@ def test_option_values_are_checked_before_any_file_is_read(option, says):
     # As the pipeline does before it starts Prefect.
     with pytest.raises(ValueError, match=re.escape(says)):
         check_arguments("custom", options={**OPTIONS, **option})
+
+
+def test_a_folder_named_like_a_data_file_is_never_the_ratings_file(tmp_path):
+    raw = tmp_path / "raw"
+    (raw / "x.csv").mkdir(parents=True)
+    with pytest.raises(
+        FileNotFoundError,
+        match=re.escape(
+            f"custom: expected exactly one .csv or .parquet file in {raw}; "
+            f"{raw / 'x.csv'} is a folder, not a file"
+        ),
+    ):
+        run_preprocess("custom", tmp_path / "out", raw, options=OPTIONS)
+
+    (raw / "events.csv").write_text("who,what,when\nu1,x,5\n")
+    run_preprocess("custom", tmp_path / "out", raw, options=OPTIONS)
+    assert decoded_sequences(tmp_path / "out") == {"u1": [("x", 1.0, 5)]}
+
+
+def test_a_folder_of_parquet_parts_is_refused_by_name(tmp_path):
+    table = tmp_path / "events.parquet"  # as Spark writes a table
+    table.mkdir()
+    for part in range(2):
+        pq.write_table(
+            pa.table({"who": ["u"], "what": ["a"], "when": [part]}),
+            table / f"part-{part:05d}.snappy.parquet",
+        )
+    (table / "_SUCCESS").touch()
+    with pytest.raises(
+        FileNotFoundError,
+        match=re.escape(
+            f"expected exactly one .csv or .parquet file in {table}; it is a folder "
+            "of 2 Parquet files (a table written in parts, as Spark does), not one "
+            "file: merge them into one"
+        ),
+    ):
+        run_preprocess("custom", tmp_path / "out", table, options=OPTIONS)
+
+
+def test_a_named_datasets_file_that_is_a_folder_is_said_to_be_one(tmp_path):
+    (tmp_path / "ml-100k" / "u.data").mkdir(parents=True)
+    with pytest.raises(
+        FileNotFoundError,
+        match=re.escape(
+            f"ml-100k: expected u.data in {tmp_path / 'ml-100k'}; "
+            f"{tmp_path / 'ml-100k' / 'u.data'} is a folder, not a file"
+        ),
+    ):
+        run_preprocess("ml-100k", tmp_path / "out", tmp_path / "ml-100k")
+
+
+def test_a_raw_path_that_is_neither_file_nor_folder_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="raw_path /dev/null is not a file or"):
+        run_preprocess("custom", tmp_path / "out", "/dev/null", options=OPTIONS)
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        pa.array([[1], [2]]),
+        pa.array([{"a": 1}, {"a": 2}]),
+        pa.array([[("a", 1)], [("b", 2)]], pa.map_(pa.string(), pa.int64())),
+        pa.array([b"ab", b"\xff"]),
+        pa.array([True, False]),
+    ],
+    ids=["list", "struct", "map", "binary", "bool"],
+)
+@pytest.mark.parametrize("role", ["user", "item"])
+def test_parquet_ids_that_are_not_text_or_numbers_are_refused(tmp_path, ids, role):
+    columns = {"who": ["u1", "u2"], "what": ["a", "b"], "when": [1, 2]}
+    column = OPTIONS[f"{role}_column"]
+    columns[column] = ids
+    path = tmp_path / "e.parquet"
+    pq.write_table(pa.table(columns), path)
+    as_stored = pq.read_schema(path).field(column).type
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            f"{path}: column {column!r} ({role} id) has type {as_stored}; "
+            "expected string or integer ids (float and decimal ids are read as "
+            "their text, e.g. 1.0 as '1.0')"
+        ),
+    ):
+        run_preprocess("custom", tmp_path / "out", path, options=OPTIONS)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("items", "texts"),
+    [
+        (pa.array([1.0, 2.5]), ["1.0", "2.5"]),
+        (
+            pa.array([decimal.Decimal("1.5"), decimal.Decimal(2)], pa.decimal128(9, 2)),
+            ["1.50", "2.00"],
+        ),
+        (pa.array([2**64 - 1, 5], pa.uint64()), ["18446744073709551615", "5"]),
+        (pa.array(["x", "y"]).dictionary_encode(), ["x", "y"]),  # pandas categorical
+    ],
+    ids=["float", "decimal", "uint64", "dictionary"],
+)
+def test_parquet_ids_may_be_text_or_numbers_and_are_kept_as_text(
+    tmp_path, items, texts
+):
+    table = pa.table({"who": ["u1", "u1"], "what": items, "when": [1, 2]})
+    pq.write_table(table, tmp_path / "e.parquet")
+    run_preprocess("custom", tmp_path / "out", tmp_path / "e.parquet", options=OPTIONS)
+    assert decoded_sequences(tmp_path / "out") == {
+        "u1": [(texts[0], 1.0, 1), (texts[1], 1.0, 2)]
+    }

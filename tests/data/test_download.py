@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import re
 import threading
 import zipfile
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -13,7 +14,7 @@ import pytest
 
 from genrec.data import datasets
 from genrec.data.download import RemoteFile
-from genrec.data.preprocess import run_preprocess
+from genrec.data.preprocess import check_arguments, run_preprocess
 
 U_DATA = "1\t10\t4\t881250949\n2\t10\t3\t881250950\n1\t20\t5\t881250951\n"
 
@@ -89,6 +90,27 @@ def test_amazon_category_download_url(served, tmp_path, monkeypatch):
     monkeypatch.setattr(datasets, "AMAZON_2018", url)
     (path,) = datasets.raw_files("amazon-2018", options={"category": "Magazine"})
     assert path.read_text() == "B1,A1,5.0,100\n"
+
+
+@pytest.mark.parametrize(
+    "category", ["../../etc", "Books/../x", "a b", "Books.csv", ""]
+)
+@pytest.mark.parametrize("dataset", ["amazon-2014", "amazon-2018"])
+def test_a_category_that_is_not_a_plain_name_is_refused_before_any_download(
+    tmp_path, monkeypatch, dataset, category
+):
+    def fetch(*args, **kwargs):
+        raise AssertionError("downloaded")
+
+    monkeypatch.setattr(datasets, "fetch", fetch)
+    says = f"--category={category!r}: expected a plain name of letters, digits"
+    with pytest.raises(ValueError, match=re.escape(says)):
+        datasets.raw_files(dataset, options={"category": category})
+    # Nor is it looked up as a file name in a raw folder.
+    with pytest.raises(ValueError, match=re.escape(says)):
+        datasets.raw_files(dataset, tmp_path, options={"category": category})
+    with pytest.raises(ValueError, match=re.escape(says)):
+        check_arguments(dataset, options={"category": category})
 
 
 def test_every_published_download_has_a_checksum_or_says_none_exists():
