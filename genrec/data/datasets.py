@@ -455,8 +455,12 @@ def _synthetic_file(options: dict[str, Any]) -> Path:
     path = data_cache_dir() / "synthetic" / name
     if not path.exists():
         partial = path.with_name(f".{name}.{os.getpid()}.partial")
-        write_synthetic_ratings(partial, **sizes)
-        partial.replace(path)
+        try:
+            write_synthetic_ratings(partial, **sizes)
+            partial.replace(path)
+        except BaseException:  # Ctrl-C too: no half-written file stays behind
+            partial.unlink(missing_ok=True)
+            raise
     return path
 
 

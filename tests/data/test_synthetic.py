@@ -48,6 +48,20 @@ def test_default_dataset_is_generated_once_into_the_cache(tmp_path, monkeypatch)
     assert path.stat().st_mtime_ns == stamp
 
 
+def test_an_interrupted_generation_leaves_no_partial_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENREC_HOME", str(tmp_path / "home"))
+
+    def interrupted(path, **sizes):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("A1,B1,5.0,1\n")  # a first part, then Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("genrec.data.synthetic.write_synthetic_ratings", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        raw_files("synthetic", options={"num_users": 50})
+    assert [p.name for p in (tmp_path / "home").rglob("*") if p.is_file()] == []
+
+
 def test_next_item_is_learnable_beyond_popularity(tmp_path, monkeypatch):
     monkeypatch.setenv("GENREC_HOME", str(tmp_path / "home"))
     run_preprocess("synthetic", tmp_path / "out")
