@@ -36,6 +36,9 @@ READ_CHUNK_BYTES = 1 << 24
 LONE_CARRIAGE_RETURN = re.compile(rb"\r(?!\n)")
 LF_ALONE = re.compile(rb"(?<!\r)\n")
 CRLF_END = re.compile(rb"(?<=\r)\n")
+LONE_CARRIAGE_RETURN_SAYS = (
+    "a lone carriage return (\\r) inside the line; expected \\n or \\r\\n line endings"
+)
 # Step 0's checks: ts is read as a DOUBLE, exact below 2^53; integer ids as BIGINT.
 EXACT_SECONDS_BOUND = 2**53
 INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
@@ -189,14 +192,57 @@ def _check_quotes_close(
     )
 
 
-def line_ending_problem(path: Path) -> str | None:
+def line_ending_problem(
+    path: Path, quote: str = "", delim: str = ",", encoding: str = "utf-8"
+) -> str | None:
     """Say where the line endings of `path` stop DuckDB's parser, or return None.
 
     DuckDB stops with "reached an invalid state", naming no line, at a carriage
     return that no newline follows, and where the lines stop ending the way the
     first one does (\\r\\n, then a \\n alone, or the reverse): a Windows file
-    with one line appended by a Unix tool. This finds the first such line,
-    reading the file once, only after such a failure. Returns "line N: what".
+    with one line appended by a Unix tool. Inside a quoted field either is part
+    of the value, which DuckDB reads. This finds the first such line, reading
+    the file once, only after such a failure. Returns "line N: what".
+    """
+    candidate = _first_odd_ending(path)
+    quote_bytes, delim_bytes = quote.encode(encoding), delim.encode(encoding)
+    if candidate is None or not quote_bytes:
+        return None if candidate is None else f"line {candidate[0]}: {candidate[1]}"
+    # The candidate may lie in a quoted value: walk the lines up to the first
+    # problem outside quotes, or to the candidate when no quote came before it.
+    usual: tuple[int, bool] | None = None  # the first line ending: line, is \r\n
+    inside = seen_quote = False  # inside: in a field a line before left open
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            quoted = inside or quote_bytes in line
+            seen_quote = seen_quote or quoted
+            if number == candidate[0] and not seen_quote:
+                return f"line {number}: {candidate[1]}"
+            crlf = line.endswith(b"\r\n")
+            text = line[:-2] if crlf else line.removesuffix(b"\n")
+            for lone in re.finditer(rb"\r", text) if b"\r" in text else ():
+                prefix = text[: lone.start()]
+                if not (
+                    quoted
+                    and _ends_inside_quotes(prefix, inside, quote_bytes, delim_bytes)
+                ):
+                    return f"line {number}: {LONE_CARRIAGE_RETURN_SAYS}"
+            if quoted:
+                inside = _ends_inside_quotes(line, inside, quote_bytes, delim_bytes)
+            if inside or not line.endswith(b"\n"):
+                continue  # a newline in a quoted value, or the last line's end
+            if usual is None:
+                usual = (number, crlf)
+            elif crlf != usual[1]:
+                return f"line {number}: {_odd_ending_says(crlf, usual[0])}"
+    return None
+
+
+def _first_odd_ending(path: Path) -> tuple[int, str] | None:
+    """The first lone \\r or odd line ending of `path`, quotes not minded.
+
+    Returns (line, what). Chunks of bytes are counted, and searched only where
+    the counts show a problem: 800 MB take a few seconds, walking the lines 36.
     """
     odd_ending: re.Pattern[bytes] | None = None  # known once the first line ends
     newlines, tail = 0, b""
@@ -209,36 +255,40 @@ def line_ending_problem(path: Path) -> str | None:
             if odd_ending is None and (first := text.find(b"\n", start)) >= 0:
                 odd_ending = LF_ALONE if text[first - 1 : first] == b"\r" else CRLF_END
             problems = []
-            lone = LONE_CARRIAGE_RETURN.search(text)
+            # Counting first spares the searches on a chunk without a problem.
+            pairs = text.count(b"\r\n")
+            lone = (
+                None
+                if text.count(b"\r") == pairs
+                else LONE_CARRIAGE_RETURN.search(text)
+            )
             if lone and (lone.start() + 1 < len(text) or not chunk):
-                problems.append(
-                    (
-                        lone.start(),
-                        "a lone carriage return (\\r) inside the line; "
-                        "expected \\n or \\r\\n line endings",
-                    )
-                )
-            odd = odd_ending.search(text, start) if odd_ending else None
+                problems.append((lone.start(), LONE_CARRIAGE_RETURN_SAYS))
+            if odd_ending is LF_ALONE:  # a \n without its \r?
+                maybe_odd = text.count(b"\n", start) != pairs
+            else:  # a \r\n in a file of \n?
+                maybe_odd = pairs > 0
+            odd = odd_ending.search(text, start) if odd_ending and maybe_odd else None
             if odd:
-                found, usual = (
-                    ("\\n", "\\r\\n") if odd_ending is LF_ALONE else ("\\r\\n", "\\n")
-                )
                 problems.append(
-                    (
-                        odd.start(),
-                        f"ends with {found} where line 1 ends with {usual}; "
-                        "expected one kind of line ending in the whole file (convert "
-                        "it, e.g. with dos2unix)",
-                    )
+                    (odd.start(), _odd_ending_says(odd_ending is CRLF_END, 1))
                 )
             if problems:
                 position, what = min(problems)
-                line = newlines + text.count(b"\n", 0, position) + 1
-                return f"line {line}: {what}"
+                return newlines + text.count(b"\n", 0, position) + 1, what
             if not chunk:
                 return None
             newlines += text.count(b"\n", 0, len(text) - 1)
             tail = text[-1:]
+
+
+def _odd_ending_says(crlf: bool, usual_line: int) -> str:
+    """Say that a line ends with \\r\\n where `usual_line` ends with \\n (or v.v.)."""
+    found, usual = ("\\r\\n", "\\n") if crlf else ("\\n", "\\r\\n")
+    return (
+        f"ends with {found} where line {usual_line} ends with {usual}; expected one "
+        "kind of line ending in the whole file (convert it, e.g. with dos2unix)"
+    )
 
 
 def _quote_open_to_the_end(path: Path, start: int, layout: RatingsLayout) -> bool:

@@ -344,7 +344,7 @@ def _load(
         try:
             runner.run("01_load_events_csv", _csv_params(path, layout))
         except SqlStepError as error:
-            _explain_csv_failure(path, error)
+            _explain_csv_failure(path, error, layout)
             raise
         bad_rows, num_bad = csv_bad_rows(runner.connection, path, layout)
     if num_bad and settings["on_bad_rows"] == "error":
@@ -368,11 +368,20 @@ def _load(
     return layout, int(loaded), report
 
 
-def _explain_csv_failure(path: Path, error: SqlStepError) -> None:
-    """Raise a ValueError naming the line when DuckDB's parser gave up on `path`."""
+def _explain_csv_failure(
+    path: Path, error: SqlStepError, layout: RatingsLayout | None = None
+) -> None:
+    """Raise a ValueError naming the line when DuckDB's parser gave up on `path`.
+
+    Args:
+      layout: the ratings file's; None for a side file, read without quotes.
+    """
     if "reached an invalid state" not in str(error):
         return
-    problem = line_ending_problem(path)
+    if layout is None:
+        problem = line_ending_problem(path)
+    else:
+        problem = line_ending_problem(path, layout.quote, layout.delim, layout.encoding)
     if problem is not None:
         raise ValueError(f"{path}: {problem}") from error
 

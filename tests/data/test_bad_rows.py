@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pyarrow.parquet as pq
 import pytest
@@ -174,6 +175,30 @@ def test_mixed_line_endings_name_the_first_odd_line(
         "expected one kind of line ending"
     )
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("newline", "quoted", "odd", "says"),
+    [
+        ("\r\n", "multi\nline", GOOD[2] + "\n", "ends with \\n where line 1"),
+        ("\n", "a\rb", GOOD[2] + "\r\n", "ends with \\r\\n where line 1"),
+        ("\n", "a\rb", "3,13\r,4.0,104\n", "a lone carriage return"),
+    ],
+)
+def test_line_endings_inside_a_quoted_value_are_part_of_it(
+    tmp_path, newline, quoted, odd, says
+):
+    # DuckDB reads a \n or \r inside quotes as text; the odd line comes later.
+    lines = [HEADER, GOOD[0], f'1,"{quoted}",4.0,5', GOOD[1]]
+    data = "".join(line + newline for line in lines) + odd + GOOD[3] + newline
+    path = tmp_path / "ratings.csv"
+    path.write_bytes(data.encode())
+    odd_line = 5 + quoted.count("\n")
+    with pytest.raises(ValueError, match=re.escape(f"{path}: line {odd_line}: {says}")):
+        run_preprocess("custom", tmp_path / "out", path, options=STRING_IDS)
+    path.write_bytes(data.replace(odd, GOOD[2] + newline).encode())
+    stats = run_preprocess("custom", tmp_path / "out", path, options=STRING_IDS)
+    assert stats["num_interactions"] == 5
 
 
 @pytest.mark.parametrize("chunk_bytes", [5, 1 << 24])
