@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,7 +42,6 @@ LONE_CARRIAGE_RETURN_SAYS = (
 )
 # Step 0's checks: ts is read as a DOUBLE, exact below 2^53; integer ids as BIGINT.
 EXACT_SECONDS_BOUND = 2**53
-INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
 PLAIN_INTEGER_TEXT = re.compile(r"-?[1-9][0-9]*")  # as step 0's plain_integer()
 MAX_QUOTED_CHARS = 80  # a longer value found is shortened in messages
 
@@ -438,13 +438,22 @@ def _value_reason(
     expected = EXPECTED[role].format(id_kind=id_kind)
     # An integer that fails its check is out of range: say which range.
     text = found or ""
-    if role == "ts" and INTEGER_TEXT.fullmatch(text.strip()):
+    if role == "ts" and _whole_number_beyond_bound(text):
         expected += f" below {EXACT_SECONDS_BOUND:,} in magnitude"
     elif id_kind == "an integer" and PLAIN_INTEGER_TEXT.fullmatch(text):
         expected += " within the signed 64-bit range"
     return f"{where} ({ROLE_NAMES[role]}): expected {expected}, found " + (
         _found(found)
     )
+
+
+def _whole_number_beyond_bound(text: str) -> bool:
+    """Whether `text` reads as a whole number (`1e16` too) not below 2^53 in size."""
+    try:
+        value = float(text)  # as DuckDB's DOUBLE: '1e16', ' 9.1e15', '1_000'
+    except ValueError:
+        return False
+    return math.isfinite(value) and value == int(value) and abs(value) >= 2**53
 
 
 def _found(value: str | None) -> str:

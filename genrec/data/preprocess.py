@@ -355,12 +355,16 @@ def _load(
     loaded = runner.scalar("select count(*) from loaded_events")
     if loaded == 0 and num_bad:
         # Most often the wrong file or layout: the first bad row tells which.
-        rows = "its only row is" if num_bad == 1 else f"all {num_bad:,} rows are"
+        rows = (
+            "its only row is bad and was skipped"
+            if num_bad == 1
+            else f"all {num_bad:,} rows are bad and were skipped"
+        )
+        which = "it" if num_bad == 1 else "the first"
         first = bad_rows[0]
         raise EmptyDataError(
-            f"{path}: no interactions to read: {rows} bad and were skipped "
-            f"(--on_bad_rows=skip); the first: {first.unit} {first.line}: "
-            f"{first.reason}"
+            f"{path}: no interactions to read: {rows} (--on_bad_rows=skip); "
+            f"{which}: {first.unit} {first.line}: {first.reason}"
         )
     if loaded == 0:
         raise EmptyDataError(f"{path}: no interactions to read")
