@@ -110,9 +110,11 @@ def check_pipeline_kwargs(kwargs: dict[str, Any]) -> None:
         missing gin file among them).
     """
     from flows.pipeline import DEFAULT_GIN_CONFIG
+    from genrec.data.datasets import check_raw_path
     from genrec.data.preprocess import check_arguments
     from genrec.training.gin_config import check_trainer_config, resolve_config
 
+    check_raw_path(kwargs.get("raw_path"))
     check_arguments(
         kwargs["dataset"],
         filter_mode=kwargs.get("filter_mode"),

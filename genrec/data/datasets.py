@@ -327,6 +327,14 @@ def custom_encoding(options: Mapping[str, Any]) -> str:
     return encoding
 
 
+def check_raw_path(raw_path: str | os.PathLike[str] | None) -> None:
+    """Refuse an empty raw path: Path("") is the current folder, never meant."""
+    if raw_path is not None and not os.fspath(raw_path):
+        raise ValueError(
+            "--raw_path is empty: expected the raw folder or the ratings file"
+        )
+
+
 def raw_files(
     dataset: str,
     raw_path: str | os.PathLike[str] | None = None,
@@ -344,11 +352,7 @@ def raw_files(
     spec = get_spec(dataset)
     options = dict(options or {})
     check_options(spec, options)
-    if raw_path is not None and not os.fspath(raw_path):
-        # Path("") is the current folder: an empty flag is a mistake, not a choice.
-        raise ValueError(
-            "--raw_path is empty: expected the raw folder or the ratings file"
-        )
+    check_raw_path(raw_path)
     if raw_path is None:
         folder_or_file = _fetch_default(spec, options)
     else:
