@@ -121,6 +121,19 @@ def _sibling_prefix(out_dir: Path, kind: str) -> str:
     return f".{out_dir.name}.{kind}-{_host()}-{os.getpid()}-"
 
 
+def run_tag() -> str:
+    """`<host>-<pid>` of this process, for names that `left_by_dead_run` reads."""
+    return f"{_host()}-{os.getpid()}"
+
+
+def left_by_dead_run(tag: str) -> bool:
+    """Whether a `run_tag()` names a process of this host that has ended."""
+    match = re.fullmatch(r"(?P<host>.*)-(?P<pid>\d+)", tag)
+    if match is None or match["host"] != _host():
+        return False
+    return not _pid_alive(int(match["pid"]))
+
+
 def _host() -> str:
     return re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname())
 

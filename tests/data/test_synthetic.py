@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections import Counter, defaultdict
 
 import pyarrow.parquet as pq
 import pytest
 
 from genrec.data.datasets import raw_files
+from genrec.data.output import run_tag
 from genrec.data.preprocess import run_preprocess
 from genrec.data.synthetic import write_synthetic_ratings
+from genrec.paths import data_cache_dir
 
 
 def test_same_seed_gives_identical_bytes(tmp_path):
@@ -60,6 +65,29 @@ def test_an_interrupted_generation_leaves_no_partial_file(tmp_path, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         raw_files("synthetic", options={"num_users": 50})
     assert [p.name for p in (tmp_path / "home").rglob("*") if p.is_file()] == []
+
+
+def test_a_killed_runs_partial_file_is_removed_by_the_next(tmp_path, monkeypatch):
+    # SIGTERM or -9 run no cleanup: the next generation removes what is left.
+    monkeypatch.setenv("GENREC_HOME", str(tmp_path / "home"))
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    host = run_tag().rpartition("-")[0]
+    options = {"num_users": 50, "num_items": 20, "mean_length": 5}
+    name = "synthetic-u50-i20-l5-s0.csv"
+    folder = data_cache_dir() / "synthetic"
+    folder.mkdir(parents=True)
+    left = folder / f".{name}.{host}-{dead.stdout.strip()}.partial"
+    alive = folder / f".{name}.{host}-{os.getppid()}.partial"  # a run still writing
+    for partial in (left, alive):
+        partial.write_text("A1,B1,5.0,1\n")
+    (path,) = raw_files("synthetic", options=options)
+    assert path == folder / name
+    assert sorted(p.name for p in folder.iterdir()) == [alive.name, name]
 
 
 def test_next_item_is_learnable_beyond_popularity(tmp_path, monkeypatch):
