@@ -118,7 +118,7 @@ def remove_stale_siblings(out_dir: Path) -> list[Path]:
 
 
 def _sibling_prefix(out_dir: Path, kind: str) -> str:
-    return f".{out_dir.name}.{kind}-{_host()}-{os.getpid()}-"
+    return f".{out_dir.name}.{kind}-{run_tag()}-"
 
 
 def run_tag() -> str:
@@ -140,8 +140,8 @@ def _host() -> str:
 
 def _is_stale(folder: Path, name_rest: str) -> bool:
     """Whether `folder` (name ending `<host>-<pid>-<token>`) belongs to a dead run."""
-    match = re.fullmatch(r"(?P<host>.*)-(?P<pid>\d+)-[A-Za-z0-9_]*", name_rest)
-    if match and match["host"] == _host() and not _pid_alive(int(match["pid"])):
+    tag, _, _token = name_rest.rpartition("-")
+    if left_by_dead_run(tag):
         return True
     try:
         age_s = time.time() - folder.stat().st_mtime
