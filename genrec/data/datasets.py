@@ -329,10 +329,12 @@ def custom_encoding(options: Mapping[str, Any]) -> str:
 
 
 def check_raw_path(raw_path: str | os.PathLike[str] | None) -> None:
-    """Refuse an empty raw path: Path("") is the current folder, never meant."""
-    if raw_path is not None and not os.fspath(raw_path):
+    """Refuse an empty or blank raw path: Path("") is the current folder, never
+    meant, and a name of spaces is an unquoted variable left empty."""
+    if raw_path is not None and not os.fspath(raw_path).strip():
         raise ValueError(
-            "--raw_path is empty: expected the raw folder or the ratings file"
+            f"--raw_path={os.fspath(raw_path)!r} is blank: expected the raw folder "
+            "or the ratings file"
         )
 
 
@@ -426,6 +428,14 @@ def _ratings_file(spec: DatasetSpec, path: Path, options: dict[str, Any]) -> Pat
         return candidates[0]
     expected = " or ".join(names) if names else "exactly one .csv or .parquet file"
     message = f"{spec.name}: expected {expected} in {path}"
+    named_like_data = path.suffix.lower() in DATA_SUFFIXES
+    if not names and candidates and not named_like_data:  # a table's parts: below
+        shown = ", ".join(child.name for child in candidates[:5])
+        more = f" and {len(candidates) - 5} more" if len(candidates) > 5 else ""
+        message += (
+            f", found {len(candidates)} ({shown}{more}): pass the one to read "
+            "as --raw_path"
+        )
     for folder in (path, *children):
         named_like_data = folder.suffix.lower() in DATA_SUFFIXES or folder.name in names
         if named_like_data and folder.is_dir():

@@ -130,9 +130,12 @@ def run_preprocess(
       threads: DuckDB threads; None lets DuckDB use every core.
       options: dataset options (see docs/data.md) plus "memory_limit" for DuckDB.
     """
-    if not os.fspath(out_dir):
-        # Path("") is the current folder, which would then be replaced.
-        raise ValueError("--out is required: expected a folder, got ''")
+    if not os.fspath(out_dir).strip():
+        # Path("") is the current folder, which would then be replaced; a name of
+        # spaces is an unquoted variable left empty.
+        raise ValueError(
+            f"--out is required: expected a folder, got {os.fspath(out_dir)!r}"
+        )
     spec = get_spec(dataset)
     options = dict(options or {})
     settings = _settings(spec, filter_mode, min_presence, dedup, on_bad_rows)

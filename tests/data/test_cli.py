@@ -116,14 +116,25 @@ def test_a_flag_mistake_is_one_line_and_writes_nothing(tmp_path):
         assert not (tmp_path / "out").exists()
 
 
-def test_an_empty_out_or_raw_path_is_refused_not_taken_as_this_folder(tmp_path):
+def test_an_empty_or_blank_out_or_raw_path_is_refused_not_taken_as_a_folder(
+    tmp_path,
+):
     ratings = tmp_path / "u.data"
     ratings.write_text("1\t10\t5\t100\n")
     cwd = tmp_path / "cwd"
     cwd.mkdir()
+    (cwd / " ").mkdir()  # a blank --raw_path must not find this folder either
     for args, says in [
-        ([f"--raw_path={ratings}", "--out="], "--out is required: expected a folder"),
-        (["--raw_path=", f"--out={tmp_path / 'out'}"], "--raw_path is empty"),
+        (
+            [f"--raw_path={ratings}", "--out="],
+            "--out is required: expected a folder, got ''",
+        ),
+        (
+            [f"--raw_path={ratings}", "--out= "],
+            "--out is required: expected a folder, got ' '",
+        ),
+        (["--raw_path=", f"--out={tmp_path / 'out'}"], "--raw_path='' is blank"),
+        (["--raw_path= ", f"--out={tmp_path / 'out'}"], "--raw_path=' ' is blank"),
     ]:
         result = _genrec(
             "--dataset=ml-100k", *args, env_home=tmp_path / "home", cwd=cwd
@@ -131,7 +142,7 @@ def test_an_empty_out_or_raw_path_is_refused_not_taken_as_this_folder(tmp_path):
         assert result.returncode == 1, args
         (line,) = result.stderr.splitlines()
         assert line.startswith(f"genrec preprocess: {says}"), line
-    assert list(cwd.iterdir()) == [] and not (tmp_path / "out").exists()
+    assert list(cwd.iterdir()) == [cwd / " "] and not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize(

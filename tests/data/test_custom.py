@@ -403,6 +403,23 @@ def test_a_folder_named_like_a_data_file_is_never_the_ratings_file(tmp_path):
     assert decoded_sequences(tmp_path / "out") == {"u1": [("x", 1.0, 5)]}
 
 
+def test_a_folder_of_several_data_files_names_them(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name in ["b.csv", "a.parquet", "notes.txt", *(f"part{i}.csv" for i in range(5))]:
+        (raw / name).write_text("who,what,when\nu1,x,5\n")
+    with pytest.raises(
+        FileNotFoundError,
+        match=re.escape(
+            f"custom: expected exactly one .csv or .parquet file in {raw}, found 7 "
+            "(a.parquet, b.csv, part0.csv, part1.csv, part2.csv and 2 more): pass "
+            "the one to read as --raw_path"
+        ),
+    ):
+        run_preprocess("custom", tmp_path / "out", raw, options=OPTIONS)
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_folder_of_parquet_parts_is_refused_by_name(tmp_path):
     table = tmp_path / "events.parquet"  # as Spark writes a table
     table.mkdir()

@@ -108,7 +108,7 @@ def test_a_mistyped_flag_stops_before_any_flow_or_run(tmp_path):
         ("--filter_mode=kcore", "flag --filter_mode=kcore: value should be one of"),
         ("--gin_config_file=hstu.gim", "hstu.gim: gin config file not found"),
         ("--dataset_option=num_user=100", "unknown dataset option(s) ['num_user']"),
-        ("--raw_path=", "--raw_path is empty: expected the raw folder"),
+        ("--raw_path=", "--raw_path='' is blank: expected the raw folder"),
         ("--gin_bindings=Trainer.sed = 1", "doesn't have a parameter named 'sed'"),
         ("--gin_bindings=Trainer.num_epochs = -1", "must be an integer >= 1, got -1"),
         ("--gin_bindings=adamw.learning_rate = -1", "Invalid learning rate: -1"),
