@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from genrec.data.download import RemoteFile, fetch
-from genrec.data.output import left_by_dead_run, run_tag
-from genrec.paths import data_cache_dir
+from genrec.paths import data_cache_dir, partial_path, remove_dead_partials
 
 logger = logging.getLogger(__name__)
 
@@ -469,8 +468,8 @@ def _synthetic_file(options: dict[str, Any]) -> Path:
     )
     path = data_cache_dir() / "synthetic" / name
     if not path.exists():
-        _remove_dead_partials(path)
-        partial = path.with_name(f".{name}.{run_tag()}.partial")
+        remove_dead_partials(path)
+        partial = partial_path(path)
         try:
             write_synthetic_ratings(partial, **sizes)
             partial.replace(path)
@@ -478,18 +477,6 @@ def _synthetic_file(options: dict[str, Any]) -> Path:
             partial.unlink(missing_ok=True)
             raise
     return path
-
-
-def _remove_dead_partials(path: Path) -> None:
-    """Remove the partial files of `path` that killed runs left (SIGTERM, -9)."""
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.(?P<tag>.+)\.partial")
-    for sibling in path.parent.glob(f".{path.name}.*.partial"):
-        match = pattern.fullmatch(sibling.name)
-        if match and left_by_dead_run(match["tag"]):
-            logger.warning(
-                "removing %s, left by a run that is no longer alive", sibling
-            )
-            sibling.unlink(missing_ok=True)
 
 
 # Spellings of a tab that a shell leaves as typed (--delimiter='\t').

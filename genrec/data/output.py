@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import shutil
-import socket
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from genrec.paths import left_by_dead_run, run_tag
 
 logger = logging.getLogger(__name__)
 
@@ -121,23 +121,6 @@ def _sibling_prefix(out_dir: Path, kind: str) -> str:
     return f".{out_dir.name}.{kind}-{run_tag()}-"
 
 
-def run_tag() -> str:
-    """`<host>-<pid>` of this process, for names that `left_by_dead_run` reads."""
-    return f"{_host()}-{os.getpid()}"
-
-
-def left_by_dead_run(tag: str) -> bool:
-    """Whether a `run_tag()` names a process of this host that has ended."""
-    match = re.fullmatch(r"(?P<host>.*)-(?P<pid>\d+)", tag)
-    if match is None or match["host"] != _host():
-        return False
-    return not _pid_alive(int(match["pid"]))
-
-
-def _host() -> str:
-    return re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname())
-
-
 def _is_stale(folder: Path, name_rest: str) -> bool:
     """Whether `folder` (name ending `<host>-<pid>-<token>`) belongs to a dead run."""
     tag, _, _token = name_rest.rpartition("-")
@@ -148,18 +131,6 @@ def _is_stale(folder: Path, name_rest: str) -> bool:
     except OSError:
         return False  # removed meanwhile
     return age_s > STALE_AFTER_S
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)  # signal 0: only checks that the process exists
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # exists, owned by another user
-    return True
 
 
 def _check_replaceable(out_dir: Path) -> None:

@@ -406,7 +406,12 @@ def test_a_folder_named_like_a_data_file_is_never_the_ratings_file(tmp_path):
 def test_a_folder_of_several_data_files_names_them(tmp_path):
     raw = tmp_path / "raw"
     raw.mkdir()
-    for name in ["b.csv", "a.parquet", "notes.txt", *(f"part{i}.csv" for i in range(5))]:
+    for name in [
+        "b.csv",
+        "a.parquet",
+        "notes.txt",
+        *(f"part{i}.csv" for i in range(5)),
+    ]:
         (raw / name).write_text("who,what,when\nu1,x,5\n")
     with pytest.raises(
         FileNotFoundError,

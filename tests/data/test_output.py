@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from genrec.data.output import STALE_AFTER_S, _host, remove_stale_siblings
+from genrec.data.output import STALE_AFTER_S, remove_stale_siblings
 from genrec.data.preprocess import run_preprocess
+from genrec.paths import _host
 
 ROOT = Path(__file__).resolve().parents[2]
 RATINGS = "userId,movieId,rating,timestamp\n1,10,4.0,100\n1,11,3.5,101\n"

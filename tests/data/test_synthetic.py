@@ -12,10 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from genrec.data.datasets import raw_files
-from genrec.data.output import run_tag
 from genrec.data.preprocess import run_preprocess
 from genrec.data.synthetic import write_synthetic_ratings
-from genrec.paths import data_cache_dir
+from genrec.paths import data_cache_dir, run_tag
 
 
 def test_same_seed_gives_identical_bytes(tmp_path):
