@@ -11,21 +11,70 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 from mlflow.tracking import MlflowClient
 
-from genrec.paths import genrec_home
+from genrec.paths import genrec_home, partial_path, remove_dead_partials
 
 
 def tracking_uri() -> str:
     """Return $MLFLOW_TRACKING_URI, else `sqlite:///<genrec_home>/mlflow.db`.
 
-    The data folder is created for the default, since SQLite will not.
+    The data folder is created for the default, since SQLite will not, and a
+    local SQLite database that does not exist yet is created whole (see
+    `create_database`).
     """
-    if uri := os.environ.get("MLFLOW_TRACKING_URI"):
-        return uri
-    home = genrec_home()
-    home.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{home / 'mlflow.db'}"
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if not uri:
+        home = genrec_home()
+        home.mkdir(parents=True, exist_ok=True)
+        uri = f"sqlite:///{home / 'mlflow.db'}"
+    database = sqlite_path(uri)
+    if database is not None and not database.exists() and database.parent.is_dir():
+        create_database(database)
+    return uri
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a `sqlite:///PATH` URI; None for any other store."""
+    if not is_local_sqlite(uri):
+        return None
+    path = uri.removeprefix("sqlite:///").partition("?")[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+def create_database(path: Path) -> None:
+    """Create MLflow's SQLite database at `path`, whole or not at all.
+
+    MLflow builds a missing database in place, in dozens of schema migrations
+    that are not one transaction: a Ctrl-C among them (the first seconds of a
+    first run) left a file on which every later run failed with "duplicate
+    column name". The schema is built under a partial name and hard-linked into
+    place, which fails if another process got there first: its database wins,
+    with whatever it has written since.
+    """
+    remove_dead_partials(path)
+    partial = partial_path(path)
+    partial.unlink(missing_ok=True)
+    uri = f"sqlite:///{partial}"
+    try:
+        try:
+            SqlAlchemyStore(uri, str(artifact_root()))
+        finally:
+            # MLflow keeps an engine (a pool of open connections) per URI for the
+            # process; a retry would otherwise reuse the pool of a removed file.
+            engine = SqlAlchemyStore._engine_map.pop(uri, None)
+            if engine is not None:
+                engine.dispose()
+        try:
+            os.link(partial, path)
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links: a narrow race
+            if not path.exists():
+                os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def artifact_root() -> Path:
