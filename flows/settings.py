@@ -9,7 +9,10 @@ anything the user exported (a Prefect server URL, a remote MLflow) wins.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 from pathlib import Path
+from typing import Any
 
 from genrec.paths import genrec_home
 
@@ -40,3 +43,30 @@ def configure_environment() -> None:
         os.environ.setdefault(name, value)
     # Prefect creates PREFECT_HOME without parents and gives up with a warning.
     Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+
+
+def keep_ephemeral_server_through_ctrl_c() -> None:
+    """Start Prefect's temporary API server, when it is needed, deaf to SIGINT.
+
+    A Ctrl-C in a terminal reaches every process of the foreground group, the
+    server that Prefect's ephemeral mode starts included. It then shut down at
+    once, and the interrupted flow spent a minute failing to record its end
+    before `genrec pipeline` gave up with "Connection refused" (exit 1). A child
+    inherits the signal mask of the thread that starts it: with SIGINT blocked,
+    the server never sees it, and Prefect still stops it with SIGTERM at exit.
+
+    Prefect finds its server under the key None of `_instances` (its own test
+    harness puts a server there in the same way); one already there is kept.
+    """
+    from prefect.server.api.server import SubprocessASGIServer
+
+    class SigintBlockedServer(SubprocessASGIServer):
+        def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
+            previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                return super()._run_uvicorn_command()
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+    if None not in SubprocessASGIServer._instances:
+        SigintBlockedServer()  # registers itself under None

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from mlflow.tracking import MlflowClient
@@ -126,3 +128,43 @@ def test_a_mistyped_flag_stops_before_any_flow_or_run(tmp_path):
         # Neither Prefect nor MLflow was started: no flow run, no FAILED run.
         assert not (home / "mlflow.db").exists(), flag
         assert not (home / "prefect" / "prefect.db").exists(), flag
+
+
+def test_ctrl_c_while_training_ends_the_pipeline_interrupted_at_once(tmp_path):
+    # As a terminal's Ctrl-C does, SIGINT goes to the whole process group: the
+    # command, its ranks and Prefect's temporary server. The server used to shut
+    # down with the rest, and the flow then spent a minute failing to record its
+    # end: "genrec pipeline failed: [Errno 111] Connection refused", exit 1.
+    home, user_home = tmp_path / "genrec-home", tmp_path / "user"
+    user_home.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "genrec.cli", "pipeline"],
+        cwd=tmp_path,
+        env=_clean_environment(home, user_home),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    assert process.stderr is not None
+    seen = b""
+    try:
+        while b"step/s" not in seen:  # the training progress bar
+            chunk = os.read(process.stderr.fileno(), 65536)
+            assert chunk, seen.decode(errors="replace")[-3000:]
+            seen += chunk
+        os.killpg(process.pid, signal.SIGINT)
+        interrupted_at = time.monotonic()
+        seen += process.stderr.read()
+        process.wait(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    took_s = time.monotonic() - interrupted_at
+
+    log = seen.decode(errors="replace")
+    assert process.returncode == 130, log[-3000:]
+    assert "genrec pipeline: interrupted" in log.splitlines()
+    assert "Connection refused" not in log and "Error logging to API" not in log
+    assert "Finished in state Crashed('Execution was aborted by an interrupt" in log
+    assert took_s < 30, f"{took_s:.0f} s from Ctrl-C to exit"
