@@ -31,6 +31,14 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 USER_ERRORS = (ValueError, OSError, SyntaxError)
 
 
+# absl's help flags, each spelt with one dash or two.
+HELP_FLAGS = {
+    dashes + name
+    for name in ("help", "helpshort", "helpfull", "helpxml", "?")
+    for dashes in ("-", "--")
+}
+
+
 def _usage() -> str:
     lines = ["usage: genrec SUBCOMMAND [--flags]", "", "subcommands:"]
     for name, (_, summary) in SUBCOMMANDS.items():
@@ -52,7 +60,11 @@ def main(argv: list[str] | None = None) -> None:
     sys.modules["__main__"].__doc__ = module.__doc__
     app.run(
         _one_line_errors(name, module.main),
-        argv=[f"genrec {name}", *argv[2:]],
+        # absl knows no -h, the short help flag most commands take.
+        argv=[
+            f"genrec {name}",
+            *("--help" if arg == "-h" else arg for arg in argv[2:]),
+        ],
         flags_parser=functools.partial(_parse_flags, name),
     )
 
@@ -71,6 +83,12 @@ def _parse_flags(name: str, argv: list[str]) -> list[str]:
                 f"unexpected arguments {rest[1:]}: "
                 "a flag takes its value after '=' (--flag=value)"
             )
+    except SystemExit as done:
+        # absl prints the help asked for, then exits with status 1: that is a
+        # failure to a shell or a script, and the help was what was asked.
+        if done.code == 1 and HELP_FLAGS & {arg.split("=")[0] for arg in argv[1:]}:
+            sys.exit(0)
+        raise
     except flags.Error as error:
         if os.environ.get("GENREC_TRACEBACK"):
             raise

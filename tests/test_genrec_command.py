@@ -44,12 +44,21 @@ def test_help_shows_the_subcommands_usage_and_own_flags(
 ):
     # absl lists the key flags of the module named by argv[0], which differs
     # between the two ways of starting genrec.
-    result = _genrec(subcommand, "--help", script=script)  # absl ends with status 1
+    result = _genrec(subcommand, "--help", script=script)
 
+    assert result.returncode == 0, result.stderr[-2000:]
     text = result.stdout + result.stderr
     assert text.lstrip().startswith(f"`{usage}`")
     for flag in own_flags:
         assert f"  {flag}:" in text or f"  --[no]{flag[2:]}:" in text, flag
+
+
+@pytest.mark.parametrize("asked", ["-h", "--helpshort", "--helpfull", "-?"])
+def test_every_spelling_of_help_succeeds(asked):
+    result = _genrec("preprocess", asked)
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.lstrip().startswith("`genrec preprocess`")
 
 
 def test_unknown_subcommand_lists_the_subcommands():
