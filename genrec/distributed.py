@@ -69,6 +69,8 @@ _TERMINATE_GRACE_S = 1.0
 # How often the launcher wakes while waiting for its ranks, so that an exception
 # raised into its thread (a flow's time-out or cancellation) is seen promptly.
 _JOIN_POLL_S = 1.0
+# How long interrupted ranks get to exit by themselves before SIGTERM.
+_INTERRUPT_GRACE_S = 5.0
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 _PORT_IN_USE = re.compile(r"EADDRINUSE|address already in use", re.IGNORECASE)
 _TIMED_OUT = re.compile(r"timed out|timeout", re.IGNORECASE)
@@ -494,6 +496,11 @@ def _join(context: mp.ProcessContext, spec: _JobSpec) -> None:
         _raise_first_failure(spec, exited)
     except mp.ProcessRaisedException as raised:
         _raise_first_failure(spec, raised)
+    except KeyboardInterrupt:
+        # A terminal's Ctrl-C reaches the ranks too: let them unwind (their
+        # progress bar closed, their semaphores unlinked) before stopping them.
+        _await_ranks(context, _INTERRUPT_GRACE_S)
+        raise
     finally:
         # Live ranks are left here only when the caller was interrupted.
         _stop_ranks(context)
@@ -534,6 +541,13 @@ def _ranks_stopped_on_sigterm(context: mp.ProcessContext) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _await_ranks(context: mp.ProcessContext, timeout_s: float) -> None:
+    """Wait up to `timeout_s` in all for every rank to exit by itself."""
+    deadline = time.monotonic() + timeout_s
+    for process in context.processes:
+        process.join(max(deadline - time.monotonic(), 0.0))
 
 
 def _stop_ranks(context: mp.ProcessContext) -> None:

@@ -134,7 +134,10 @@ def train(
         )
     except BaseException:
         if made_here and remove_untrained_run_dir(run_dir):
-            logger.info("removed %s: the run failed before training", run_dir)
+            logger.info(
+                "removed %s: the run ended before its first metric or checkpoint",
+                run_dir,
+            )
         raise
     finally:
         if owner:

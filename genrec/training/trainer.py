@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from genrec.distributed import (
     DistContext,
@@ -194,19 +195,21 @@ class TrainingRun:
             dynamic_ncols=True,
         )
         window = _LossWindow()
-        while state.step < until_step:
-            epoch, step_in_epoch = divmod(state.step, self.batches.steps_per_epoch)
-            rows = self.batches.batch(epoch, step_in_epoch)
-            started = time.perf_counter()
-            loss = self._train_step(rows)
-            window.add(loss, len(rows), time.perf_counter() - started)
-            progress.update(1)
+        # Closed on the way out of an interrupt too, so that the bar's line ends
+        # before the next message; log lines print above the bar meanwhile.
+        with progress, logging_redirect_tqdm():
+            while state.step < until_step:
+                epoch, step_in_epoch = divmod(state.step, self.batches.steps_per_epoch)
+                rows = self.batches.batch(epoch, step_in_epoch)
+                started = time.perf_counter()
+                loss = self._train_step(rows)
+                window.add(loss, len(rows), time.perf_counter() - started)
+                progress.update(1)
 
-            state.step += 1
-            epoch_done = step_in_epoch + 1 == self.batches.steps_per_epoch
-            state.epoch = epoch + int(epoch_done)
-            self._after_step(epoch_done, window, progress)
-        progress.close()
+                state.step += 1
+                epoch_done = step_in_epoch + 1 == self.batches.steps_per_epoch
+                state.epoch = epoch + int(epoch_done)
+                self._after_step(epoch_done, window, progress)
 
     def _after_step(
         self, epoch_done: bool, window: _LossWindow, progress: tqdm

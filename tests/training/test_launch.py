@@ -197,6 +197,27 @@ def test_sigterm_to_the_launcher_stops_its_ranks_and_frees_the_run_folder(
     assert not (tmp_path / "run" / ".lock").exists()
 
 
+def test_ctrl_c_stops_training_with_one_clean_line(planted, tmp_path):
+    launcher, ranks = _training_ranks(planted, tmp_path)
+    try:
+        os.killpg(launcher.pid, signal.SIGINT)  # as a terminal's Ctrl-C
+        _, err = launcher.communicate(timeout=60)
+        _, alive = psutil.wait_procs(ranks, timeout=15)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(launcher.pid, signal.SIGKILL)
+
+    assert launcher.returncode == 130, err[-3000:]
+    assert not alive, "ranks outlived their launcher"
+    # The ranks unwound before being stopped: nothing of theirs leaked, and the
+    # progress bar's line ended before the verdict.
+    assert "leaked semaphore" not in err and "Traceback" not in err, err[-3000:]
+    assert err.splitlines()[-1] == "genrec train: interrupted", err[-3000:]
+    # Log lines print above the progress bar, never after it on its line.
+    assert not re.search(r"step/s[^\r\n]*\]\S", err), err[-3000:]
+    assert not (tmp_path / "run" / ".lock").exists()
+
+
 def test_a_launcher_killed_outright_takes_its_ranks_along(planted, tmp_path):
     launcher, ranks = _training_ranks(planted, tmp_path)
     try:
