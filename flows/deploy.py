@@ -21,6 +21,7 @@ from flows.options import (
     define_pipeline_flags,
     pipeline_kwargs,
 )
+from flows.settings import keep_ephemeral_server_through_ctrl_c
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ def main(argv: list[str]) -> None:
             "server inside this process, invisible to any UI. Start `genrec ui` "
             "and export the PREFECT_API_URL it prints to browse and trigger runs."
         )
+        keep_ephemeral_server_through_ctrl_c()  # so that Ctrl-C can pause
     pipeline.serve(
         name=FLAGS.name,
         schedules=[schedule],
