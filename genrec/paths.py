@@ -40,9 +40,10 @@ def partial_path(path: Path) -> Path:
 
 
 def remove_dead_partials(path: Path) -> None:
-    """Remove the `partial_path`s of `path` that killed runs left (SIGTERM, -9)."""
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.(?P<tag>.+)\.partial")
-    for sibling in path.parent.glob(f".{path.name}.*.partial"):
+    """Remove the `partial_path`s of `path` that killed runs left (SIGTERM, -9),
+    with the rollback journal SQLite keeps beside a database being written."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(?P<tag>.+)\.partial(-journal)?")
+    for sibling in path.parent.glob(f".{path.name}.*.partial*"):
         match = pattern.fullmatch(sibling.name)
         if match and left_by_dead_run(match["tag"]):
             logger.warning(

@@ -29,8 +29,15 @@ def tracking_uri() -> str:
         home = genrec_home()
         home.mkdir(parents=True, exist_ok=True)
         uri = f"sqlite:///{home / 'mlflow.db'}"
+    if uri.startswith("sqlite://") and sqlite_path(uri) is None:
+        raise ValueError(
+            f"MLFLOW_TRACKING_URI={uri}: an in-memory store keeps nothing once the "
+            "process ends, and each process would see its own; name a file "
+            "(sqlite:///PATH) or a tracking server"
+        )
     database = sqlite_path(uri)
-    if database is not None and not database.exists() and database.parent.is_dir():
+    if database is not None and not database.exists():
+        database.parent.mkdir(parents=True, exist_ok=True)
         create_database(database)
     return uri
 
@@ -74,7 +81,8 @@ def create_database(path: Path) -> None:
             if not path.exists():
                 os.replace(partial, path)
     finally:
-        partial.unlink(missing_ok=True)
+        for leftover in (partial, Path(f"{partial}-journal")):
+            leftover.unlink(missing_ok=True)
 
 
 def artifact_root() -> Path:

@@ -48,6 +48,34 @@ def test_an_interrupt_while_the_schema_is_built_leaves_no_database(home, monkeyp
     assert _logs_a_stepped_metric(uri) == 3
 
 
+def test_a_missing_folder_of_a_users_uri_is_made_and_the_database_built_whole(
+    home, monkeypatch
+):
+    # MLflow would make the folder and migrate in place, interruptible midway.
+    database = home / "not" / "yet" / "runs.db"
+    uri = f"sqlite:///{database}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    upgrade = mlflow.store.db.utils._upgrade_db
+
+    def interrupted(engine):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(mlflow.store.db.utils, "_upgrade_db", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        tracking_uri()
+    assert sorted(os.listdir(database.parent)) == []
+
+    monkeypatch.setattr(mlflow.store.db.utils, "_upgrade_db", upgrade)
+    assert tracking_uri() == uri
+    assert _logs_a_stepped_metric(uri) == 3
+
+
+def test_an_in_memory_store_is_refused(home, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///:memory:")
+    with pytest.raises(ValueError, match="an in-memory store keeps nothing"):
+        tracking_uri()
+
+
 def test_an_existing_database_is_used_as_it_is(home):
     database = home / "mlflow.db"
     database.write_bytes(b"")  # not created again, whatever it holds
@@ -65,6 +93,7 @@ def test_a_partial_left_by_a_killed_run_is_removed(home):
     own = partial_path(home / "mlflow.db")
     left = own.with_name(own.name.replace(f"-{os.getpid()}.", f"-{dead}."))
     left.write_bytes(b"half")
+    Path(f"{left}-journal").write_bytes(b"journal")  # SQLite's, beside it
     tracking_uri()
     assert sorted(os.listdir(home)) == ["mlflow.db"]
 
