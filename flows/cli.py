@@ -15,7 +15,7 @@ from flows.options import (
     define_pipeline_flags,
     pipeline_kwargs,
 )
-from flows.settings import keep_ephemeral_server_through_ctrl_c
+from flows.settings import check_writable_homes, keep_ephemeral_server_through_ctrl_c
 
 define_pipeline_flags()
 
@@ -68,6 +68,7 @@ def main(argv: list[str]) -> None:
     # as one line from genrec.cli.
     kwargs = pipeline_kwargs()
     check_pipeline_kwargs(kwargs)
+    check_writable_homes()
     keep_ephemeral_server_through_ctrl_c()
     try:
         result = pipeline(**kwargs)

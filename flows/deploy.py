@@ -21,7 +21,7 @@ from flows.options import (
     define_pipeline_flags,
     pipeline_kwargs,
 )
-from flows.settings import keep_ephemeral_server_through_ctrl_c
+from flows.settings import check_writable_homes, keep_ephemeral_server_through_ctrl_c
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ def main(argv: list[str]) -> None:
     schedule = nightly_schedule(FLAGS.cron, FLAGS.timezone, active=not FLAGS.paused)
     parameters = pipeline_kwargs()
     check_pipeline_kwargs(parameters)  # a typo fails now, not every night
+    check_writable_homes()
     if not os.environ.get("PREFECT_API_URL"):
         logger.warning(
             "PREFECT_API_URL is not set: the deployment lives in a temporary "

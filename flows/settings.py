@@ -8,9 +8,11 @@ anything the user exported (a Prefect server URL, a remote MLflow) wins.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +44,32 @@ def configure_environment() -> None:
     for name, value in prefect_defaults().items():
         os.environ.setdefault(name, value)
     # Prefect creates PREFECT_HOME without parents and gives up with a warning.
-    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+    # One that cannot be made is reported by `check_writable_homes`, in one
+    # line, not here at import, where it would be a traceback even for --help.
+    with contextlib.suppress(OSError):
+        Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+
+
+def check_writable_homes() -> None:
+    """Raise OSError naming the folder unless genrec and Prefect can write theirs.
+
+    A read-only GENREC_HOME otherwise surfaced as thousands of lines of
+    tracebacks from Prefect's server ("unable to open database file") and a
+    time-out, or as a traceback at import.
+    """
+    for name, folder in (
+        ("GENREC_HOME", genrec_home()),
+        ("PREFECT_HOME", Path(os.environ["PREFECT_HOME"])),
+    ):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as error:
+            raise OSError(
+                f"{name}={folder}: cannot write there ({error.strerror or error}); "
+                "point it at a writable folder"
+            ) from None
 
 
 def keep_ephemeral_server_through_ctrl_c() -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from absl import flags
 
 import flows  # noqa: F401  (Prefect defaults into the environment first)
+from flows.settings import check_writable_homes
 from genrec.tracking.store import artifact_root, is_local_sqlite, tracking_uri
 
 logger = logging.getLogger(__name__)
@@ -148,6 +149,7 @@ def _answers(url: str) -> bool:
 
 
 def main(argv: list[str]) -> None:
+    check_writable_homes()
     host = FLAGS.host
     if host not in {"127.0.0.1", "localhost", "::1"}:
         logger.warning(

@@ -168,3 +168,31 @@ def test_ctrl_c_while_training_ends_the_pipeline_interrupted_at_once(tmp_path):
     assert "Connection refused" not in log and "Error logging to API" not in log
     assert "Finished in state Crashed('Execution was aborted by an interrupt" in log
     assert took_s < 30, f"{took_s:.0f} s from Ctrl-C to exit"
+
+
+def test_a_home_that_cannot_be_written_is_one_line_and_help_still_works(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    home, user_home = blocker / "home", tmp_path / "user"
+    user_home.mkdir()
+    for subcommand, args, code in [
+        ("pipeline", ["--help"], 0),
+        ("pipeline", [], 1),
+        ("deploy", [], 1),
+        ("ui", [], 1),
+    ]:
+        process = subprocess.run(
+            [sys.executable, "-m", "genrec.cli", subcommand, *args],
+            cwd=tmp_path,
+            env=_clean_environment(home, user_home),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert process.returncode == code, (subcommand, process.stderr[-3000:])
+        assert "Traceback" not in process.stderr, process.stderr[-3000:]
+        if code:
+            assert process.stderr.splitlines()[-1] == (
+                f"genrec {subcommand}: GENREC_HOME={home}: cannot write there "
+                "(Not a directory); point it at a writable folder"
+            )
