@@ -130,12 +130,14 @@ def run_preprocess(
       threads: DuckDB threads; None lets DuckDB use every core.
       options: dataset options (see docs/data.md) plus "memory_limit" for DuckDB.
     """
-    if not os.fspath(out_dir).strip():
+    out = os.fspath(out_dir)
+    if not out.strip():
         # Path("") is the current folder, which would then be replaced; a name of
         # spaces is an unquoted variable left empty.
-        raise ValueError(
-            f"--out is required: expected a folder, got {os.fspath(out_dir)!r}"
-        )
+        raise ValueError(f"--out is required: expected a folder, got {out!r}")
+    if out != out.strip():
+        # ' /tmp/x' would be a folder named ' ' here, 'data ' one beside 'data'.
+        raise ValueError(f"--out={out!r} starts or ends with white space; remove it")
     spec = get_spec(dataset)
     options = dict(options or {})
     settings = _settings(spec, filter_mode, min_presence, dedup, on_bad_rows)

@@ -133,6 +133,14 @@ def test_an_empty_or_blank_out_or_raw_path_is_refused_not_taken_as_a_folder(
             [f"--raw_path={ratings}", "--out= "],
             "--out is required: expected a folder, got ' '",
         ),
+        (
+            [f"--raw_path={ratings}", f"--out= {tmp_path / 'out'}"],
+            f"--out=' {tmp_path / 'out'}' starts or ends with white space",
+        ),
+        (
+            [f"--raw_path={ratings}", f"--out={tmp_path / 'out'} "],
+            f"--out='{tmp_path / 'out'} ' starts or ends with white space",
+        ),
         (["--raw_path=", f"--out={tmp_path / 'out'}"], "--raw_path='' is blank"),
         (["--raw_path= ", f"--out={tmp_path / 'out'}"], "--raw_path=' ' is blank"),
     ]:

@@ -166,6 +166,7 @@ def test_ctrl_c_while_training_ends_the_pipeline_interrupted_at_once(tmp_path):
     assert process.returncode == 130, log[-3000:]
     assert "genrec pipeline: interrupted" in log.splitlines()
     assert "Connection refused" not in log and "Error logging to API" not in log
+    assert "leaked semaphore" not in log and "Traceback" not in log, log[-3000:]
     assert "Finished in state Crashed('Execution was aborted by an interrupt" in log
     assert took_s < 30, f"{took_s:.0f} s from Ctrl-C to exit"
 
