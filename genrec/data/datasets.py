@@ -427,8 +427,8 @@ def _ratings_file(spec: DatasetSpec, path: Path, options: dict[str, Any]) -> Pat
         return candidates[0]
     expected = " or ".join(names) if names else "exactly one .csv or .parquet file"
     message = f"{spec.name}: expected {expected} in {path}"
-    named_like_data = path.suffix.lower() in DATA_SUFFIXES
-    if not names and candidates and not named_like_data:  # a table's parts: below
+    # A folder named like a data file (a table's parts) is explained below.
+    if not names and candidates and path.suffix.lower() not in DATA_SUFFIXES:
         shown = ", ".join(child.name for child in candidates[:5])
         more = f" and {len(candidates) - 5} more" if len(candidates) > 5 else ""
         message += (

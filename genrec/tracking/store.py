@@ -29,13 +29,13 @@ def tracking_uri() -> str:
         home = genrec_home()
         home.mkdir(parents=True, exist_ok=True)
         uri = f"sqlite:///{home / 'mlflow.db'}"
-    if uri.startswith("sqlite://") and sqlite_path(uri) is None:
+    database = sqlite_path(uri)
+    if database is None and uri.startswith("sqlite:"):
         raise ValueError(
             f"MLFLOW_TRACKING_URI={uri}: an in-memory store keeps nothing once the "
             "process ends, and each process would see its own; name a file "
             "(sqlite:///PATH) or a tracking server"
         )
-    database = sqlite_path(uri)
     if database is not None and not database.exists():
         database.parent.mkdir(parents=True, exist_ok=True)
         create_database(database)
