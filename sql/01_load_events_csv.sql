@@ -34,10 +34,10 @@ with_candidates as (
 
 final as (
     select
-        id_hash(case when $integer_ids then plain_integer(user_key) else user_key end)
-            as user_hash,
-        id_hash(case when $integer_ids then plain_integer(item_key) else item_key end)
-            as item_hash,
+        checked_id(case when $integer_ids then plain_integer(user_key) else user_key end)
+            as user_key,
+        checked_id(case when $integer_ids then plain_integer(item_key) else item_key end)
+            as item_key,
         finite_or_null(cast(struct_extract(candidates, 1) as float)) as rating,
         whole_seconds(ts) as ts
     from with_candidates
@@ -46,9 +46,3 @@ final as (
 select * from final;
 
 set preserve_insertion_order = false;
-
--- Compress the loaded events (the working database is attached with COMPRESS):
--- 20M rows shrink from about 730 MB to 290 MB (ts and rating compress well, ids
--- that repeat on consecutive rows too), so that the later steps fit the memory
--- limit instead of spilling.
-checkpoint;

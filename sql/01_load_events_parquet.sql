@@ -7,13 +7,10 @@ set preserve_insertion_order = true;
 
 insert into loaded_events
 select
-    id_hash(cast(user_key as varchar)) as user_hash,
-    id_hash(cast(item_key as varchar)) as item_hash,
+    checked_id(cast(user_key as varchar)) as user_key,
+    checked_id(cast(item_key as varchar)) as item_key,
     finite_or_null(try_cast(rating as float)) as rating,
     whole_seconds(try_cast(ts as double)) as ts
 from source_rows;
 
 set preserve_insertion_order = false;
-
--- Compressed like the CSV load (see 01_load_events_csv.sql).
-checkpoint;

@@ -5,7 +5,7 @@ with deduplicated as (
     select *
     from events
     qualify row_number() over (
-        partition by user_hash, item_hash
+        partition by user_key, item_key
         order by ts, file_row
     ) = 1
 )

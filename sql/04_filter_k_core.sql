@@ -4,25 +4,25 @@
 -- a pass removes nothing, so every kept user and item has $min_presence or more.
 create or replace table filtered_events as
 with user_counts as (
-    select user_hash, count(*) as num_interactions
+    select user_key, count(*) as num_interactions
     from events
-    group by user_hash
+    group by user_key
 ),
 
 item_counts as (
-    select item_hash, count(*) as num_interactions
+    select item_key, count(*) as num_interactions
     from events
-    group by item_hash
+    group by item_key
 ),
 
 kept_users as (
-    select user_hash
+    select user_key
     from user_counts
     where num_interactions >= $min_presence
 ),
 
 kept_items as (
-    select item_hash
+    select item_key
     from item_counts
     where num_interactions >= $min_presence
 ),
@@ -30,8 +30,8 @@ kept_items as (
 final as (
     select events.*
     from events
-    semi join kept_users using (user_hash)
-    semi join kept_items using (item_hash)
+    semi join kept_users using (user_key)
+    semi join kept_items using (item_key)
 )
 
 select * from final;

@@ -5,13 +5,18 @@
 -- items are not re-counted. A user with k interactions on kept items had at least
 -- k to begin with, so the users that survive both passes are exactly those with k
 -- interactions on kept items.
--- `kept_users` and `kept_items` replace step 1's views; the id maps of step 6 hold
--- only these ids, so the joins of step 11 apply the filter to `events`.
+-- `kept_users` and `kept_items` replace step 0's views; the id maps of step 6 hold
+-- only these ids, so the joins of step 11 apply the filter to `events`. The kept
+-- items are the frequent ones: those that no kept user rated (and, for the first
+-- pass's count, no user of the first pass) are found in step 11's stream, whose
+-- item ids the runner then renumbers. That costs no pass over the events here.
 create or replace table item_presence as
-select item_hash, count(*) as num_interactions
+select item_key, hash(item_key) as item_hash, count(*) as num_interactions
 from events
-group by item_hash;
+group by item_key;
 
+-- Matching items by hash is exact while no two items share one: this step lists
+-- any that do (below), and the runner stops before step 6.
 create or replace table user_presence as
 with frequent_items as (
     select item_hash
@@ -21,55 +26,58 @@ with frequent_items as (
 
 final as (
     select
-        events.user_hash,
+        events.user_key,
         count(*) as num_interactions,
         count(frequent_items.item_hash) as num_on_frequent_items
     from events
-    left join frequent_items using (item_hash)
-    group by events.user_hash
+    left join frequent_items
+        on hash(events.item_key) = frequent_items.item_hash
+    group by events.user_key
 )
 
-select * from final;
+select user_key, hash(user_key) as user_hash, * exclude (user_key)
+from final;
 
--- Per frequent item: reached by a user of the first pass, and by a kept user.
-create or replace table item_reach as
-with first_pass_users as (
-    select user_hash, num_on_frequent_items >= $min_presence as is_kept
-    from user_presence
-    where num_interactions >= $min_presence
-),
-
-frequent_items as (
+-- Every item of `events` is in item_presence once: a hash repeated there is one
+-- that two distinct items share. (The repeated hashes are found first: taking
+-- the strings of every group would cost a second per million items.) Users need
+-- no such list: step 11 would stream more rows than this step counted.
+insert into hash_collisions
+with repeated as (
     select item_hash
     from item_presence
-    where num_interactions >= $min_presence
-),
-
-final as (
-    select events.item_hash, bool_or(first_pass_users.is_kept) as is_kept
-    from events
-    join first_pass_users using (user_hash)
-    semi join frequent_items using (item_hash)
-    group by events.item_hash
+    group by item_hash
+    having count(*) > 1
 )
 
-select * from final;
+select 'item' as kind, min(item_key) as first_id, max(item_key) as second_id
+from item_presence
+semi join repeated using (item_hash)
+group by item_hash;
 
 drop view kept_users;
 drop view kept_items;
 
 create table kept_users as
-select user_hash
+select user_key, user_hash
 from user_presence
 where num_on_frequent_items >= $min_presence;
 
 create table kept_items as
-select item_hash
-from item_reach
-where is_kept;
+select item_key, item_hash
+from item_presence
+where num_interactions >= $min_presence;
+
+insert into first_pass_dropped_users
+select user_hash
+from user_presence
+where num_interactions >= $min_presence
+    and num_on_frequent_items between 1 and $min_presence - 1;
 
 -- The counts before the filter (pass 0) and after each of its two passes, for
 -- stats.json. Pass 0 comes from the presence tables: no count-distinct query.
+-- The items of passes 1 and 2 are NULL here: the runner counts them in step 11's
+-- stream.
 create or replace table filter_counts as
 with before_filter as (
     select
@@ -98,20 +106,15 @@ second_pass as (
     where num_on_frequent_items >= $min_presence
 ),
 
-reached_items as (
-    select count(*) as first_pass_items, count(*) filter (where is_kept) as kept_items
-    from item_reach
-),
-
 final as (
     select pass, interactions, users, items
     from before_filter
     union all
-    select pass, interactions, users, first_pass_items as items
-    from first_pass, reached_items
+    select pass, interactions, users, null as items
+    from first_pass
     union all
-    select pass, interactions, users, kept_items as items
-    from second_pass, reached_items
+    select pass, interactions, users, null as items
+    from second_pass
 )
 
 select pass, cast(interactions as bigint) as interactions, users, items
@@ -119,7 +122,6 @@ from final;
 
 drop table item_presence;
 drop table user_presence;
-drop table item_reach;
 
 select interactions, users, items
 from filter_counts

@@ -4,60 +4,44 @@
 -- "Integer" means an optional minus and decimal digits only (at most 38, so the
 -- value fits a hugeint): '1.5', '1e3', '0x10', '1_000' or ' 7' are not, although
 -- DuckDB's cast would accept them, and a kind with such an id sorts as strings.
+-- After 04_filter_single_pass.sql the item ids are provisional: step 11's stream
+-- tells which kept items no kept user rated, and step 12 leaves those out.
 create or replace table user_map as
-with kept as (
-    select original_ids.original_id, original_ids.key_hash as user_hash
-    from original_ids
-    semi join kept_users
-        on original_ids.key_hash = kept_users.user_hash
-    where original_ids.is_user
-),
-
-numeric_check as (
-    select bool_and(regexp_full_match(original_id, '-?[0-9]{1,38}')) as all_numeric
-    from kept
+with numeric_check as (
+    select bool_and(regexp_full_match(user_key, '-?[0-9]{1,38}')) as all_numeric
+    from kept_users
 ),
 
 final as (
     select
         cast(row_number() over (
             order by
-                case when all_numeric then try_cast(original_id as hugeint) end,
-                original_id
+                case when all_numeric then try_cast(user_key as hugeint) end,
+                user_key
         ) as integer) as user_id,
         user_hash,
-        original_id
-    from kept, numeric_check
+        user_key as original_id
+    from kept_users, numeric_check
 )
 
 select * from final;
 
 create or replace table item_map as
-with kept as (
-    select original_ids.original_id, original_ids.key_hash as item_hash
-    from original_ids
-    semi join kept_items
-        on original_ids.key_hash = kept_items.item_hash
-    where not original_ids.is_user
-),
-
-numeric_check as (
-    select bool_and(regexp_full_match(original_id, '-?[0-9]{1,38}')) as all_numeric
-    from kept
+with numeric_check as (
+    select bool_and(regexp_full_match(item_key, '-?[0-9]{1,38}')) as all_numeric
+    from kept_items
 ),
 
 final as (
     select
         cast(row_number() over (
             order by
-                case when all_numeric then try_cast(original_id as hugeint) end,
-                original_id
+                case when all_numeric then try_cast(item_key as hugeint) end,
+                item_key
         ) as integer) as item_id,
         item_hash,
-        original_id
-    from kept, numeric_check
+        item_key as original_id
+    from kept_items, numeric_check
 )
 
 select * from final;
-
-drop table original_ids;

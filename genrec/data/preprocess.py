@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -35,7 +36,7 @@ from genrec.data.datasets import (
 )
 from genrec.data.datasets import raw_files as find_raw_files
 from genrec.data.output import scratch_folder, staged_output
-from genrec.data.sequences import write_sequences
+from genrec.data.sequences import arrow_to_numpy, numpy_to_arrow, write_sequences
 from genrec.data.sql_runner import SqlRunner, SqlStepError
 
 logger = logging.getLogger(__name__)
@@ -54,23 +55,38 @@ COUNT_ORDER = (
 )
 
 COUNT_QUERY = """
-select count(*), count(distinct user_hash), count(distinct item_hash)
+select count(*), count(distinct user_key), count(distinct item_key)
 from events
 """
-# Two distinct ids with one 64-bit hash would merge; step 5 lists each
-# distinct id once with its hash, so a repeated (kind, hash) proves a collision.
-# When the load dropped no row, the loaded events hold exactly step 5's ids, and
-# the filter has already counted their distinct hashes: comparing the numbers of
-# strings and of hashes suffices. The colliding strings are looked up only when
-# there is a collision.
-ORIGINAL_ID_COUNTS_QUERY = """
-select count(*) filter (where is_user), count(*) filter (where not is_user)
-from original_ids
+# Step 4 lists the items that share a 64-bit hash with another (the joins on
+# hashes would merge them); the first one listed is named.
+COLLISION_QUERY = """
+select kind, first_id, second_id
+from hash_collisions
+order by kind desc, first_id
+limit 1
 """
-REPEATED_HASHES_QUERY = """
-select count(*) - count(distinct (is_user, key_hash))
-from original_ids
+# The same, over every distinct id of `events`: only when step 11 streamed more
+# rows than the filter counted, which a user or item sharing a hash causes.
+SHARED_HASH_QUERY = """
+with ids as (
+    select 'user' as kind, user_key as id
+    from events
+    group by user_key
+    union all
+    select 'item' as kind, item_key as id
+    from events
+    group by item_key
+)
+
+select kind, min(id), max(id)
+from ids
+group by kind, hash(id)
+having count(*) > 1
+order by kind desc, min(id)
+limit 1
 """
+NUM_ITEM_IDS_QUERY = "select count(*) from item_map"
 # Per code step, the smallest id repeated in the table its parse step fills.
 REPEATED_SIDE_IDS = {
     "08_code_user_features": """
@@ -90,13 +106,6 @@ USER_FEATURES_QUERY = """
 select * exclude (user_id, user_hash, original_id)
 from user_map
 order by user_id
-"""
-COLLISION_QUERY = """
-select min(original_id), max(original_id)
-from original_ids
-group by is_user, key_hash
-having count(*) > 1
-limit 1
 """
 
 
@@ -245,10 +254,6 @@ def _connect(
             f"{'them' if len(given) > 1 else 'it'} ({error})"
         ) from error
     connection.execute("set enable_progress_bar = false")
-    # The steps' tables live in a compressed in-memory database: a checkpoint
-    # compresses them (step 1 takes one for the loaded events).
-    connection.execute("attach ':memory:' as work (compress)")
-    connection.execute("use work")
     return connection
 
 
@@ -262,9 +267,7 @@ def _run_steps(
 ) -> dict[str, Any]:
     """Run load, encode, dedup, filter, categorize, features and write; return stats."""
     counts: dict[str, Any] = {}
-    layout, num_loaded, counts["bad_rows"] = _load(
-        runner, spec, files[0], settings, options
-    )
+    num_loaded, counts["bad_rows"] = _load(runner, spec, files[0], settings, options)
     if settings["dedup"]:
         runner.run("03_deduplicate")
         counts["deduplicated"] = _counts(runner)
@@ -272,6 +275,7 @@ def _run_steps(
     # De-duplication keeps one row of each (user, item) pair, and so every user
     # and item: the filter's input has the users and items that were loaded.
     counts["loaded"] = {**before, "interactions": num_loaded}
+    mode = settings["filter_mode"]
     final = counts["filter_passes"][-1] if counts["filter_passes"] else before
     if final["interactions"] == 0:
         raise EmptyDataError(
@@ -279,16 +283,34 @@ def _run_steps(
             f"k={settings['min_presence']}) removed every interaction"
         )
 
-    # Without bad rows, the loaded events hold every id that step 5 finds.
-    loaded_ids = None if counts["bad_rows"]["count"] else counts["loaded"]
-    _original_ids(runner, files[0], layout, loaded_ids)
+    _refuse_shared_hashes(runner, files[0], COLLISION_QUERY)
     runner.run("06_categorize")
     _features(runner, spec, files)
     ordered = runner.arrow("11_order_events", batch_rows=BATCH_ROWS)
+    # Step 11 streams the kept interactions, then (single_pass) the other
+    # interactions of the first pass.
+    streamed = counts["filter_passes"][0] if mode == "single_pass" else final
+    if (ordered.num_rows, ordered["user_id"].null_count) != (
+        streamed["interactions"],
+        streamed["interactions"] - final["interactions"],
+    ):
+        _refuse_shared_hashes(runner, files[0], SHARED_HASH_QUERY)
+        raise RuntimeError(
+            f"step 11 streamed {ordered.num_rows} interactions "
+            f"({ordered['user_id'].null_count} unnumbered); the filter counted "
+            f"{streamed['interactions']} ({final['interactions']} kept)"
+        )
+    start = time.perf_counter()
+    kept, rated_items, num_reached = _rated_items(
+        ordered, final["interactions"], runner.scalar(NUM_ITEM_IDS_QUERY)
+    )
+    runner.seconds["rate_items"] = time.perf_counter() - start
+    if mode == "single_pass":
+        streamed["items"], final["items"] = num_reached, len(rated_items)
     counts["categorized"] = {
-        "interactions": ordered.num_rows,
+        "interactions": kept.num_rows,
         "users": runner.scalar("select count(*) from user_map"),
-        "items": runner.scalar("select count(*) from item_map"),
+        "items": len(rated_items),
     }
     if counts["categorized"] != final:
         # The id maps hold exactly the kept ids, so this is a bug, not bad input.
@@ -296,6 +318,8 @@ def _run_steps(
             f"categorized counts {counts['categorized']} differ from the filter's "
             f"{final}"
         )
+    rated_table = pa.Table.from_arrays([numpy_to_arrow(rated_items)], ["item_id"])
+    runner.connection.register("rated_items", rated_table)
     runner.run(
         "12_write_maps",
         {
@@ -303,9 +327,10 @@ def _run_steps(
             "users_path": str(staging / "users.parquet"),
         },
     )
+    runner.connection.unregister("rated_items")
     start = time.perf_counter()
     sequence_stats = write_sequences(
-        ordered,
+        kept,
         final["users"],
         staging / "sequences.parquet",
         _user_features(runner),
@@ -327,17 +352,14 @@ def _load(
     path: Path,
     settings: dict[str, Any],
     options: Mapping[str, Any],
-) -> tuple[RatingsLayout | None, int, dict[str, Any]]:
+) -> tuple[int, dict[str, Any]]:
     """Run step 1 for a CSV or Parquet file, then handle bad rows per the policy.
 
-    Returns the CSV layout (None for Parquet, whose Arrow table stays registered
-    as `source_rows` for step 5), the loaded interactions and the bad-row report.
+    Returns the loaded interactions and the bad-row report.
     """
-    layout: RatingsLayout | None
     runner.run("00_prepare_events")
     if is_parquet(path):
         _check_parquet_use(spec, path, options)
-        layout = None
         source = _parquet_source(path, options)
         runner.connection.register("source_rows", source)
         runner.run("01_load_events_parquet")
@@ -358,6 +380,8 @@ def _load(
         runner.run("02_drop_bad_rows")
         logger.warning("skipped %d bad rows; first: %s", num_bad, bad_rows[0])
     loaded = runner.scalar("select count(*) from loaded_events")
+    if is_parquet(path):
+        runner.connection.unregister("source_rows")  # step 1 copied what it needs
     if loaded == 0 and num_bad:
         # Most often the wrong file or layout: the first bad row tells which.
         rows = (
@@ -374,7 +398,7 @@ def _load(
     if loaded == 0:
         raise EmptyDataError(f"{path}: no interactions to read")
     report = {"count": num_bad, "examples": [str(row) for row in bad_rows]}
-    return layout, int(loaded), report
+    return int(loaded), report
 
 
 def _explain_csv_failure(
@@ -408,36 +432,49 @@ def _csv_params(path: Path, layout: RatingsLayout) -> dict[str, Any]:
     }
 
 
-def _original_ids(
-    runner: SqlRunner,
-    path: Path,
-    layout: RatingsLayout | None,
-    loaded: dict[str, int] | None,
-) -> None:
-    """Run step 5 and stop if two distinct ids share a hash.
+def _refuse_shared_hashes(runner: SqlRunner, path: Path, query: str) -> None:
+    """Stop, naming them, if `query` finds two distinct ids with one 64-bit hash.
 
-    Args:
-      loaded: the distinct users and items of the loaded events when the load
-        dropped no row; None makes the check count distinct hashes itself.
+    The joins of steps 4 and 11 match ids by hash, which would merge the two.
+    With 5M distinct ids of a kind, about one dataset in a million has such a
+    pair; one with 5 billion would most likely have one.
     """
-    if layout is None:
-        runner.run("05_original_ids_parquet")
-        runner.connection.unregister("source_rows")
-    else:
-        runner.run("05_original_ids_csv", _csv_params(path, layout))
-    if loaded is None:
-        repeated = runner.scalar(REPEATED_HASHES_QUERY)
-    else:
-        row = runner.connection.execute(ORIGINAL_ID_COUNTS_QUERY).fetchone()
-        assert row is not None  # an ungrouped aggregate returns exactly one row
-        repeated = row[0] - loaded["users"] + row[1] - loaded["items"]
-    if repeated:
-        collision = runner.connection.execute(COLLISION_QUERY).fetchone()
-        assert collision is not None  # the count above found a repeated hash
+    for kind, first, second in runner.connection.execute(query).fetchall():
         raise ValueError(
-            f"{path}: ids {collision[0]!r} and {collision[1]!r} share a 64-bit hash; "
+            f"{path}: {kind} ids {first!r} and {second!r} share a 64-bit hash; "
             "rename one of them"
         )
+
+
+def _rated_items(
+    ordered: pa.Table, num_kept: int, num_item_ids: int
+) -> tuple[pa.Table, np.ndarray, int]:
+    """Renumber the items of step 11's kept rows to those the kept users rated.
+
+    Args:
+      ordered: step 11's rows: `num_kept` kept interactions, then those of the
+        users that only the first pass of single_pass kept (user_id NULL).
+      num_kept: the kept interactions.
+      num_item_ids: N, the item ids of step 6's item_map (1..N).
+
+    Returns:
+      The kept rows with their item ids renumbered 1..N' over the rated items
+      (in the same order), the old ids of the rated items, ascending (int32),
+      for step 12, and the number of items that any row of `ordered` has.
+    """
+    kept = ordered.slice(0, num_kept)
+    item_chunks = kept["item_id"].chunks
+    item_ids = np.concatenate([arrow_to_numpy(chunk) for chunk in item_chunks])
+    rated = np.bincount(item_ids, minlength=num_item_ids + 1) > 0  # (N + 1,)
+    reached = rated.copy()
+    for chunk in ordered.slice(num_kept)["item_id"].chunks:
+        reached[arrow_to_numpy(chunk)] = True
+    rated_ids = np.flatnonzero(rated).astype(np.int32)
+    if len(rated_ids) < num_item_ids:
+        new_ids = np.cumsum(rated, dtype=np.int32)  # (N + 1,) old id -> new id
+        column = kept.schema.get_field_index("item_id")
+        kept = kept.set_column(column, "item_id", numpy_to_arrow(new_ids[item_ids]))
+    return kept, rated_ids, int(np.count_nonzero(reached))
 
 
 def _check_parquet_use(

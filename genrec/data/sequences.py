@@ -40,7 +40,7 @@ def write_sequences(
     Returns:
       Sequence statistics for stats.json.
     """
-    user_chunks = [chunk.to_numpy() for chunk in ordered["user_id"].chunks]
+    user_chunks = [arrow_to_numpy(chunk) for chunk in ordered["user_id"].chunks]
     lengths = np.zeros(num_users + 1, dtype=np.int64)  # (M + 1,), 0 is padding
     for user_ids in user_chunks:  # each (rows,) int32, sorted
         if len(user_ids):
@@ -52,7 +52,7 @@ def write_sequences(
 
     table = pa.Table.from_arrays(
         [
-            pa.array(np.arange(1, num_users + 1, dtype=np.int32)),
+            numpy_to_arrow(np.arange(1, num_users + 1, dtype=np.int32)),
             _lists(ordered["item_id"].cast(pa.int32()), offsets, runs),
             _lists(ordered["rating"].cast(pa.float32()), offsets, runs),
             _lists(ordered["ts"].cast(pa.int64()), offsets, runs),
@@ -63,8 +63,40 @@ def write_sequences(
         for name in user_features.column_names:
             table = table.append_column(name, user_features[name])
     pq.write_table(table, path)
-    ts_chunks = [chunk.to_numpy() for chunk in ordered["ts"].chunks]
+    ts_chunks = [arrow_to_numpy(chunk) for chunk in ordered["ts"].chunks]
     return _sequence_stats(lengths, user_chunks, ts_chunks)
+
+
+# pa.array(ndarray) and Array.to_numpy() of a sliced array would do as well as
+# the two functions below, but their first call imports pandas (0.2-0.4 s), and so
+# does DataType.to_pandas_dtype().
+NUMPY_TYPES = {
+    pa.int32(): np.int32,
+    pa.int64(): np.int64,
+    pa.float32(): np.float32,
+    pa.float64(): np.float64,
+}
+
+
+def numpy_to_arrow(values: np.ndarray) -> pa.Array:
+    """A 1-D numeric numpy array as an Arrow array on the same memory."""
+    values = np.ascontiguousarray(values)
+    return pa.Array.from_buffers(
+        pa.from_numpy_dtype(values.dtype), len(values), [None, pa.py_buffer(values)]
+    )
+
+
+def arrow_to_numpy(values: pa.Array) -> np.ndarray:
+    """A numeric Arrow array without nulls as a numpy view of its memory."""
+    if values.null_count:
+        raise ValueError(f"expected no nulls, got {values.null_count}")
+    dtype = np.dtype(NUMPY_TYPES[values.type])
+    return np.frombuffer(
+        values.buffers()[1],
+        dtype=dtype,
+        count=len(values),
+        offset=values.offset * dtype.itemsize,
+    )
 
 
 def _single_chunk_runs(
@@ -103,7 +135,7 @@ def _lists(
         run_values = [chunk for chunk in sliced.chunks if len(chunk)]
         pieces.append(
             pa.ListArray.from_arrays(
-                pa.array(offsets[first : end + 1] - start, type=pa.int32()),
+                numpy_to_arrow((offsets[first : end + 1] - start).astype(np.int32)),
                 run_values[0] if len(run_values) == 1 else pa.concat_arrays(run_values),
             )
         )

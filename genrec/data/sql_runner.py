@@ -93,8 +93,9 @@ class SqlRunner:
 
     def scalar(self, query: str, params: Mapping[str, Any] | None = None) -> Any:
         """Return the single value of a small bookkeeping query (counts, checks)."""
-        row = self.connection.execute(query, dict(params or {})).fetchone()
-        return None if row is None else row[0]
+        # fetchall: a result left unfinished blocks register() on the connection.
+        rows = self.connection.execute(query, dict(params or {})).fetchall()
+        return rows[0][0] if rows else None
 
 
 def _first_lines(error: duckdb.Error, limit: int = 3) -> str:

@@ -83,9 +83,9 @@ def test_magazine_stats_count_every_step(shared_data, tmp_path):
         "00_prepare_events",
         "01_load_events_csv",
         "04_filter_single_pass",
-        "05_original_ids_csv",
         "06_categorize",
         "11_order_events",
+        "rate_items",
         "12_write_maps",
         "write_sequences",
     ]

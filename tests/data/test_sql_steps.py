@@ -12,8 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from genrec.data import sql_files
-from genrec.data.datasets import RatingsLayout
-from genrec.data.preprocess import _original_ids, run_preprocess
+from genrec.data.preprocess import run_preprocess
 from genrec.data.sql_runner import SqlRunner, SqlStepError
 
 
@@ -115,16 +114,63 @@ def test_a_select_steps_time_includes_fetching_its_rows(tmp_path):
     assert runner.seconds["01_heavy"] > 0.8 * wall_s
 
 
-@pytest.mark.parametrize("loaded", [None, {"users": 1, "items": 1}])
-def test_two_ids_sharing_a_hash_stop_the_run(tmp_path, loaded):
-    # A stand-in step 5 lists two user ids with one hash; with `loaded`, the check
-    # compares them with the filter's count of distinct hashes, else counts itself.
-    (tmp_path / "05_original_ids_csv.sql").write_text(
-        "create table original_ids as\n"
-        "select * from (values (true, 'u1', 7::ubigint), (true, 'u2', 7::ubigint),\n"
-        "    (false, 'i1', 8::ubigint)) as ids(is_user, original_id, key_hash);\n"
+def _hash_shared_by(monkeypatch, *ids: str) -> None:
+    """Make DuckDB's hash() give `ids` one value (a macro shadows the function)."""
+    from genrec.data import preprocess
+
+    connect = preprocess._connect
+
+    def connect_with_shared_hash(*args, **kwargs):
+        connection = connect(*args, **kwargs)
+        listed = ", ".join(f"'{id_}'" for id_ in ids)  # the test's own plain ids
+        connection.execute(
+            f"create macro hash(id) as case when id in ({listed}) then 7::ubigint "
+            "else md5_number_lower(id) end"
+        )
+        return connection
+
+    monkeypatch.setattr(preprocess, "_connect", connect_with_shared_hash)
+
+
+RATINGS = "u1,i1,1\nu1,i2,2\nu2,i1,3\nu2,i2,4\nu3,i3,5\n"
+CUSTOM = {"user_column": "u", "item_column": "i", "timestamp_column": "t"}
+
+
+@pytest.mark.parametrize("mode", ["none", "single_pass", "k_core"])
+@pytest.mark.parametrize(
+    ("kind", "ids"), [("user", ("u1", "u2")), ("item", ("i1", "i2"))]
+)
+def test_two_ids_sharing_a_hash_stop_the_run(tmp_path, monkeypatch, mode, kind, ids):
+    # The joins of steps 4 and 11 match ids by hash: two ids with one hash would
+    # merge. Step 4 lists shared item hashes; any other makes step 11 stream
+    # more rows than the filter counted, and the runner then names the ids.
+    ratings = tmp_path / "ratings.csv"
+    ratings.write_text("u,i,t\n" + RATINGS)
+    _hash_shared_by(monkeypatch, *ids)
+    k = {} if mode == "none" else {"min_presence": 1}
+    with pytest.raises(
+        ValueError, match=rf"{kind} ids '{ids[0]}' and '{ids[1]}' share a 64-bit hash"
+    ):
+        run_preprocess(
+            "custom", tmp_path / "out", ratings, filter_mode=mode, options=CUSTOM, **k
+        )
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_shared_hash_that_changes_no_output_does_not_stop_the_run(
+    tmp_path, monkeypatch
+):
+    # u4 (one interaction) and u5 share a hash; single_pass with k=2 drops both
+    # before step 11, so neither can be merged with a kept user.
+    ratings = tmp_path / "ratings.csv"
+    ratings.write_text("u,i,t\n" + RATINGS + "u4,i1,6\nu5,i9,7\n")
+    _hash_shared_by(monkeypatch, "u4", "u5")
+    stats = run_preprocess(
+        "custom",
+        tmp_path / "out",
+        ratings,
+        filter_mode="single_pass",
+        min_presence=2,
+        options=CUSTOM,
     )
-    runner = SqlRunner(duckdb.connect(), sql_dir=tmp_path)
-    layout = RatingsLayout(("user", "item", "rating", "ts"))
-    with pytest.raises(ValueError, match="ids 'u1' and 'u2' share a 64-bit hash"):
-        _original_ids(runner, tmp_path / "ratings.csv", layout, loaded)
+    assert (stats["num_users"], stats["num_items"]) == (2, 2)
