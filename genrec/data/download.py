@@ -6,8 +6,6 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import pooch
-
 from genrec.paths import data_cache_dir
 
 logger = logging.getLogger(__name__)
@@ -35,6 +33,8 @@ def fetch(remote: RemoteFile, dataset: str, cache_dir: Path | None = None) -> Pa
     Raises:
       ValueError: the downloaded bytes do not match `known_hash` (pooch removes them).
     """
+    import pooch  # here: preprocessing local files need not load it (30 ms)
+
     folder = Path(cache_dir or data_cache_dir()) / dataset
     fname = remote.url.rstrip("/").rsplit("/", 1)[-1]
     processor = pooch.Unzip(extract_dir=f"{fname}.extracted") if remote.unzip else None

@@ -13,7 +13,6 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from genrec.data.bad_rows import (
@@ -36,7 +35,7 @@ from genrec.data.datasets import (
 )
 from genrec.data.datasets import raw_files as find_raw_files
 from genrec.data.output import scratch_folder, staged_output
-from genrec.data.sequences import arrow_to_numpy, numpy_to_arrow, write_sequences
+from genrec.data.sequences import arrow_to_numpy, build_sequences, numpy_to_arrow
 from genrec.data.sql_runner import SqlRunner, SqlStepError
 
 logger = logging.getLogger(__name__)
@@ -318,24 +317,24 @@ def _run_steps(
             f"categorized counts {counts['categorized']} differ from the filter's "
             f"{final}"
         )
+    start = time.perf_counter()
+    sequences, sequence_stats = build_sequences(
+        kept, final["users"], _user_features(runner)
+    )
+    runner.seconds["build_sequences"] = time.perf_counter() - start
     rated_table = pa.Table.from_arrays([numpy_to_arrow(rated_items)], ["item_id"])
     runner.connection.register("rated_items", rated_table)
+    runner.connection.register("sequences", sequences)
     runner.run(
-        "12_write_maps",
+        "12_write_output",
         {
             "items_path": str(staging / "items.parquet"),
             "users_path": str(staging / "users.parquet"),
+            "sequences_path": str(staging / "sequences.parquet"),
         },
     )
     runner.connection.unregister("rated_items")
-    start = time.perf_counter()
-    sequence_stats = write_sequences(
-        kept,
-        final["users"],
-        staging / "sequences.parquet",
-        _user_features(runner),
-    )
-    runner.seconds["write_sequences"] = time.perf_counter() - start
+    runner.connection.unregister("sequences")
     counts = {key: counts[key] for key in COUNT_ORDER if key in counts}
     return {
         "num_interactions": final["interactions"],
@@ -463,17 +462,23 @@ def _rated_items(
       for step 12, and the number of items that any row of `ordered` has.
     """
     kept = ordered.slice(0, num_kept)
-    item_chunks = kept["item_id"].chunks
-    item_ids = np.concatenate([arrow_to_numpy(chunk) for chunk in item_chunks])
-    rated = np.bincount(item_ids, minlength=num_item_ids + 1) > 0  # (N + 1,)
+    item_chunks = [arrow_to_numpy(chunk) for chunk in kept["item_id"].chunks]
+    # Marking by fancy index: np.bincount would first widen the ids to int64.
+    rated = np.zeros(num_item_ids + 1, dtype=bool)  # (N + 1,)
+    for item_ids in item_chunks:
+        rated[item_ids] = True
     reached = rated.copy()
     for chunk in ordered.slice(num_kept)["item_id"].chunks:
         reached[arrow_to_numpy(chunk)] = True
     rated_ids = np.flatnonzero(rated).astype(np.int32)
     if len(rated_ids) < num_item_ids:
         new_ids = np.cumsum(rated, dtype=np.int32)  # (N + 1,) old id -> new id
+        renumbered = pa.chunked_array(
+            [numpy_to_arrow(new_ids[item_ids]) for item_ids in item_chunks],
+            pa.int32(),
+        )
         column = kept.schema.get_field_index("item_id")
-        kept = kept.set_column(column, "item_id", numpy_to_arrow(new_ids[item_ids]))
+        kept = kept.set_column(column, "item_id", renumbered)
     return kept, rated_ids, int(np.count_nonzero(reached))
 
 
@@ -502,6 +507,8 @@ def _parquet_source(path: Path, options: Mapping[str, Any]) -> pa.Table:
     float64: so that step 1 flags a fractional number in a numeric column like
     any other non-integer timestamp.
     """
+    import pyarrow.compute as pc  # here: CSV sources need not load it (40 ms)
+
     names = custom_columns(options)
     try:
         schema = pq.read_schema(path)

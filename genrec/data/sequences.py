@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 SEQUENCE_SCHEMA = pa.schema(
     [
@@ -19,10 +17,11 @@ SEQUENCE_SCHEMA = pa.schema(
 )
 
 
-def write_sequences(
-    ordered: pa.Table, num_users: int, path: Path, user_features: pa.Table | None = None
-) -> dict[str, Any]:
-    """Write sequences.parquet from interactions sorted by (user_id, ts, file row).
+def build_sequences(
+    ordered: pa.Table, num_users: int, user_features: pa.Table | None = None
+) -> tuple[pa.Table, dict[str, Any]]:
+    """Build the rows of sequences.parquet from interactions sorted by (user_id, ts,
+    file row).
 
     Users are the dense ids 1..num_users, each with at least one interaction, so
     user u's lists are the rows between offsets[u-1] and offsets[u]. The lists
@@ -33,12 +32,12 @@ def write_sequences(
       ordered: columns user_id, item_id, rating, ts in the final order, chunked
         alike (as DuckDB returns them).
       num_users: M, the number of dense user ids.
-      path: the Parquet file to write.
       user_features: optional feature columns to append, one row per user in
         user_id order.
 
     Returns:
-      Sequence statistics for stats.json.
+      The table (SEQUENCE_SCHEMA, then the feature columns), and sequence
+      statistics for stats.json.
     """
     user_chunks = [arrow_to_numpy(chunk) for chunk in ordered["user_id"].chunks]
     lengths = np.zeros(num_users + 1, dtype=np.int64)  # (M + 1,), 0 is padding
@@ -62,9 +61,8 @@ def write_sequences(
     if user_features is not None:
         for name in user_features.column_names:
             table = table.append_column(name, user_features[name])
-    pq.write_table(table, path)
     ts_chunks = [arrow_to_numpy(chunk) for chunk in ordered["ts"].chunks]
-    return _sequence_stats(lengths, user_chunks, ts_chunks)
+    return table, _sequence_stats(lengths, user_chunks, ts_chunks)
 
 
 # pa.array(ndarray) and Array.to_numpy() of a sliced array would do as well as
