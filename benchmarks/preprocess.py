@@ -37,7 +37,9 @@ flags.DEFINE_integer("threads", 2, "DuckDB threads for both phases.")
 flags.DEFINE_integer(
     "repeats", 3, "Runs of each phase, alternating; the fastest of each counts."
 )
-flags.DEFINE_string("memory_limit", "1GB", "DuckDB memory_limit for preprocessing.")
+flags.DEFINE_string(
+    "memory_limit", None, "DuckDB memory_limit for preprocessing (default: genrec's)."
+)
 flags.DEFINE_string("work_dir", str(ROOT / ".genrec" / "bench"), "Input and output.")
 flags.DEFINE_string(
     "result", str(RESULTS / "preprocess.json"), "Where to write the JSON result."
@@ -61,11 +63,12 @@ print(row[0])
 
 PREPROCESS_CHILD = """
 import json, sys
-from genrec.data.preprocess import run_preprocess
+from genrec.data.preprocess import DEFAULT_MEMORY_LIMIT, run_preprocess
 path, out, threads, memory_limit = sys.argv[1:5]
+memory_limit = memory_limit or DEFAULT_MEMORY_LIMIT
 stats = run_preprocess("amazon-2018", out, path, threads=int(threads),
                        options={"memory_limit": memory_limit})
-print(json.dumps(stats))
+print(json.dumps({**stats, "memory_limit": memory_limit}))
 """
 
 
@@ -134,7 +137,9 @@ def main(argv: list[str]) -> None:
     for _ in range(max(FLAGS.repeats, 1)):
         scans.append(measure(SCAN_CHILD, str(path), threads))
         runs.append(
-            measure(PREPROCESS_CHILD, str(path), str(out), threads, FLAGS.memory_limit)
+            measure(
+                PREPROCESS_CHILD, str(path), str(out), threads, FLAGS.memory_limit or ""
+            )
         )
     scan_s, _, scan_out = min(scans)
     scan_gib = max(peak for _, peak, _ in scans)
@@ -147,7 +152,7 @@ def main(argv: list[str]) -> None:
         "input": str(path),
         "rows": rows,
         "threads": FLAGS.threads,
-        "memory_limit": FLAGS.memory_limit,
+        "memory_limit": stats["memory_limit"],
         "cpu_count": os.cpu_count(),
         "load_average_1m": os.getloadavg()[0],
         "machine": platform.platform(),
