@@ -4,6 +4,9 @@
 -- "Integer" means an optional minus and decimal digits only (at most 38, so the
 -- value fits a hugeint): '1.5', '1e3', '0x10', '1_000' or ' 7' are not, although
 -- DuckDB's cast would accept them, and a kind with such an id sorts as strings.
+-- Ids equal as numbers ('7' and '07') are ordered as strings.
+-- Each map numbers its ids in one of two branches, the other left empty: a sort
+-- key that is NULL on every row would still cost a third of the time.
 -- After 04_filter_single_pass.sql the item ids are provisional: step 11's stream
 -- tells which kept items no kept user rated, and step 12 leaves those out.
 create or replace table user_map as
@@ -12,16 +15,28 @@ with numeric_check as (
     from kept_users
 ),
 
-final as (
+by_text as (
+    select cast(row_number() over (order by user_key) as integer) as user_id, *
+    from kept_users
+    where not (select all_numeric from numeric_check)
+),
+
+by_number as (
     select
         cast(row_number() over (
-            order by
-                case when all_numeric then try_cast(user_key as hugeint) end,
-                user_key
+            order by try_cast(user_key as hugeint), user_key
         ) as integer) as user_id,
-        user_hash,
-        user_key as original_id
-    from kept_users, numeric_check
+        *
+    from kept_users
+    where (select all_numeric from numeric_check)
+),
+
+final as (
+    select user_id, user_hash, user_key as original_id
+    from by_text
+    union all
+    select user_id, user_hash, user_key as original_id
+    from by_number
 )
 
 select * from final;
@@ -32,16 +47,28 @@ with numeric_check as (
     from kept_items
 ),
 
-final as (
+by_text as (
+    select cast(row_number() over (order by item_key) as integer) as item_id, *
+    from kept_items
+    where not (select all_numeric from numeric_check)
+),
+
+by_number as (
     select
         cast(row_number() over (
-            order by
-                case when all_numeric then try_cast(item_key as hugeint) end,
-                item_key
+            order by try_cast(item_key as hugeint), item_key
         ) as integer) as item_id,
-        item_hash,
-        item_key as original_id
-    from kept_items, numeric_check
+        *
+    from kept_items
+    where (select all_numeric from numeric_check)
+),
+
+final as (
+    select item_id, item_hash, item_key as original_id
+    from by_text
+    union all
+    select item_id, item_hash, item_key as original_id
+    from by_number
 )
 
 select * from final;

@@ -84,6 +84,17 @@ def test_ids_follow_numeric_order_when_all_integers(tmp_path):
     assert items["original_id"] == ["2", "9", "10"]
 
 
+def test_ids_equal_as_numbers_are_ordered_as_text(tmp_path):
+    # amazon-2014 reads any id as text: '07' and '7' are two users, '-0' and '0'
+    # too, all of them integers, so the numeric order holds and text breaks ties.
+    path = tmp_path / "ratings.csv"
+    path.write_text("7,a,1.0,1\n10,a,1.0,2\n07,a,1.0,3\n0,a,1.0,4\n-0,a,1.0,5\n")
+    run_preprocess("amazon-2014", tmp_path / "out", path, filter_mode="none")
+    users = pq.read_table(tmp_path / "out" / "users.parquet").to_pydict()
+    assert users["original_id"] == ["-0", "0", "07", "7", "10"]
+    assert users["user_id"] == [1, 2, 3, 4, 5]
+
+
 def test_ids_follow_lexicographic_order_when_any_is_not_an_integer(tmp_path):
     path = tmp_path / "ratings.csv"
     path.write_text("10,a,1.0,1\n9,b,1.0,2\nx1,c,1.0,3\n")
