@@ -15,21 +15,27 @@ drop table if exists loaded_events;
 drop table if exists deduplicated_events;
 drop table if exists filtered_events;
 
+create or replace table item_map as
+with rated as (
+    select item_map.*
+    from item_map
+    semi join rated_items using (item_id)
+),
+
+final as (
+    select
+        cast(row_number() over (order by item_id) as integer) as item_id,
+        * exclude (item_id)
+    from rated
+)
+
+select * from final;
+
+-- From a table, not from the query above: the file's item_id is then
+-- non-nullable, as every other id column of the output.
 copy (
-    with rated as (
-        select item_map.*
-        from item_map
-        semi join rated_items using (item_id)
-    ),
-
-    final as (
-        select
-            cast(row_number() over (order by item_id) as integer) as item_id,
-            * exclude (item_id, item_hash)
-        from rated
-    )
-
-    select * from final
+    select * exclude (item_hash)
+    from item_map
     order by item_id
 ) to $items_path (format parquet);
 

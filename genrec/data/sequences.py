@@ -7,6 +7,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+# Rows of the ordered stream per piece of the list columns: DuckDB's batches of a
+# sorted result when it runs on several threads, so that a piece is mostly a
+# view of one batch; only the rows of a user that straddles two are copied.
+PIECE_ROWS = 122_880
 SEQUENCE_SCHEMA = pa.schema(
     [
         ("user_id", pa.int32()),
@@ -25,8 +29,9 @@ def build_sequences(
 
     Users are the dense ids 1..num_users, each with at least one interaction, so
     user u's lists are the rows between offsets[u-1] and offsets[u]. The lists
-    reuse the sorted columns' buffers: no per-user Python work, and only the rows
-    of a user that straddles two of `ordered`'s chunks are copied.
+    reuse the sorted columns' buffers: no per-user Python work, and only rows of
+    a piece that straddles two of `ordered`'s chunks are copied. Equal rows give
+    an equal table, chunks included, however `ordered` is chunked.
 
     Args:
       ordered: columns user_id, item_id, rating, ts in the final order, chunked
@@ -47,7 +52,11 @@ def build_sequences(
             lengths[first : user_ids[-1] + 1] += np.bincount(user_ids - first)
     lengths = lengths[1:]  # (M,)
     offsets = np.concatenate([[0], np.cumsum(lengths)])  # (M + 1,)
-    runs = _single_chunk_runs(offsets, [len(chunk) for chunk in user_chunks])
+    # The pieces follow a fixed grid of rows, not `ordered`'s chunks (whose sizes
+    # depend on DuckDB's threads): the Parquet writer's bytes follow the pieces.
+    num_rows = int(offsets[-1])
+    grid = [PIECE_ROWS] * (num_rows // PIECE_ROWS) + [num_rows % PIECE_ROWS]
+    runs = _single_chunk_runs(offsets, grid)
 
     table = pa.Table.from_arrays(
         [

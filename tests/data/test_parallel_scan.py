@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from genrec.data.preprocess import run_preprocess
+from genrec.data.synthetic import write_synthetic_ratings
 
 NUM_ROWS = 300_000
 NUM_USERS = 20_000  # 15 rows each, one per block of NUM_USERS rows
@@ -112,3 +113,20 @@ def test_one_and_four_threads_give_the_same_time_ordered_output(large_csv, tmp_p
         )
     }
     assert got == {f"u{user}": list(expected[user]) for user in range(NUM_USERS)}
+
+
+def test_one_and_four_threads_write_the_same_bytes(tmp_path):
+    # MLflow's dataset_hash is a digest of the files. DuckDB hands step 11's rows
+    # over in chunks whose sizes depend on the threads, and its Parquet writer's
+    # bytes follow the chunks of what it writes: the lists must not. Over 100,000
+    # users, so that sequences.parquet has two row groups.
+    ratings = write_synthetic_ratings(
+        tmp_path / "ratings.csv", num_users=110_000, num_items=20_000, mean_length=3
+    )
+    for threads in (1, 4):
+        out = tmp_path / f"t{threads}"
+        run_preprocess("amazon-2018", out, ratings, filter_mode="none", threads=threads)
+    for name in ("sequences.parquet", "items.parquet", "users.parquet"):
+        first, second = tmp_path / "t1" / name, tmp_path / "t4" / name
+        assert first.read_bytes() == second.read_bytes(), name
+    assert pq.ParquetFile(tmp_path / "t1" / "sequences.parquet").num_row_groups > 1
