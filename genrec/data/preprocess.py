@@ -88,6 +88,7 @@ order by kind desc, min(id)
 limit 1
 """
 NUM_ITEM_IDS_QUERY = "select count(*) from item_map"
+NUMBERED_ITEMS_QUERY = "select provisional_id, item_id from item_map"
 # Per code step, the smallest id repeated in the table its parse step fills.
 REPEATED_SIDE_IDS = {
     "08_code_user_features": """
@@ -299,7 +300,7 @@ def _run_steps(
             f"categorized counts {counts['categorized']} differ from the filter's "
             f"{final}"
         )
-    sequence_stats = _write_output(runner, staging, kept, rated_items, final["users"])
+    sequence_stats = _write_output(runner, staging, kept, final["users"])
     counts = {key: counts[key] for key in COUNT_ORDER if key in counts}
     return {
         "num_interactions": final["interactions"],
@@ -343,32 +344,25 @@ def _kept_interactions(
     runner.seconds["rate_items"] = time.perf_counter() - start
     if mode == "single_pass":
         streamed["items"], final["items"] = num_reached, len(rated_items)
-    return kept, rated_items
+    return _number_rated_items(runner, kept, rated_items), rated_items
 
 
 def _write_output(
-    runner: SqlRunner,
-    staging: Path,
-    kept: pa.Table,
-    rated_items: np.ndarray,
-    num_users: int,
+    runner: SqlRunner, staging: Path, kept: pa.Table, num_users: int
 ) -> dict[str, Any]:
-    """Cut the kept rows into lists, run step 12; return the sequence statistics."""
+    """Cut the kept rows into lists, run step 13; return the sequence statistics."""
     start = time.perf_counter()
     sequences, sequence_stats = build_sequences(kept, num_users, _user_features(runner))
     runner.seconds["build_sequences"] = time.perf_counter() - start
-    rated_table = pa.Table.from_arrays([numpy_to_arrow(rated_items)], ["item_id"])
-    runner.connection.register("rated_items", rated_table)
     runner.connection.register("sequences", sequences)
     runner.run(
-        "12_write_output",
+        "13_write_output",
         {
             "items_path": str(staging / "items.parquet"),
             "users_path": str(staging / "users.parquet"),
             "sequences_path": str(staging / "sequences.parquet"),
         },
     )
-    runner.connection.unregister("rated_items")
     runner.connection.unregister("sequences")
     return sequence_stats
 
@@ -476,7 +470,7 @@ def _refuse_shared_hashes(runner: SqlRunner, path: Path, query: str) -> None:
 def _rated_items(
     ordered: pa.Table, num_kept: int, num_item_ids: int
 ) -> tuple[pa.Table, np.ndarray, int]:
-    """Renumber the items of step 11's kept rows to those the kept users rated.
+    """Split step 11's stream; find the items its kept rows rate.
 
     Args:
       ordered: step 11's rows: `num_kept` kept interactions, then those of the
@@ -485,29 +479,49 @@ def _rated_items(
       num_item_ids: N, the item ids of step 6's item_map (1..N).
 
     Returns:
-      The kept rows with their item ids renumbered 1..N' over the rated items
-      (in the same order), the old ids of the rated items, ascending (int32),
-      for step 12, and the number of items that any row of `ordered` has.
+      The kept rows, the ids of the items they rate, ascending (int32), and the
+      number of items that any row of `ordered` rates.
     """
     kept = ordered.slice(0, num_kept)
-    item_chunks = [arrow_to_numpy(chunk) for chunk in kept["item_id"].chunks]
     # Marking by fancy index: np.bincount would first widen the ids to int64.
     rated = np.zeros(num_item_ids + 1, dtype=bool)  # (N + 1,)
-    for item_ids in item_chunks:
-        rated[item_ids] = True
+    for chunk in kept["item_id"].chunks:
+        rated[arrow_to_numpy(chunk)] = True
     reached = rated.copy()
     for chunk in ordered.slice(num_kept)["item_id"].chunks:
         reached[arrow_to_numpy(chunk)] = True
     rated_ids = np.flatnonzero(rated).astype(np.int32)
-    if len(rated_ids) < num_item_ids:
-        new_ids = np.cumsum(rated, dtype=np.int32)  # (N + 1,) old id -> new id
-        renumbered = pa.chunked_array(
-            [numpy_to_arrow(new_ids[item_ids]) for item_ids in item_chunks],
-            pa.int32(),
-        )
-        column = kept.schema.get_field_index("item_id")
-        kept = kept.set_column(column, "item_id", renumbered)
     return kept, rated_ids, int(np.count_nonzero(reached))
+
+
+def _number_rated_items(
+    runner: SqlRunner, kept: pa.Table, rated_items: np.ndarray
+) -> pa.Table:
+    """Run step 12 on the rated items; return `kept` with its item ids."""
+    rated_table = pa.Table.from_arrays([numpy_to_arrow(rated_items)], ["item_id"])
+    runner.connection.register("rated_items", rated_table)
+    runner.run("12_number_rated_items")
+    runner.connection.unregister("rated_items")
+    numbered = runner.connection.sql(NUMBERED_ITEMS_QUERY).to_arrow_table()
+    provisional_ids = np.concatenate(
+        [arrow_to_numpy(chunk) for chunk in numbered["provisional_id"].chunks]
+    )
+    item_ids = np.concatenate(
+        [arrow_to_numpy(chunk) for chunk in numbered["item_id"].chunks]
+    )
+    if np.array_equal(provisional_ids, item_ids):
+        return kept
+    new_ids = np.zeros(int(provisional_ids.max()) + 1, dtype=np.int32)
+    new_ids[provisional_ids] = item_ids  # step 6's id -> step 12's
+    renumbered = pa.chunked_array(
+        [
+            numpy_to_arrow(new_ids[arrow_to_numpy(chunk)])
+            for chunk in kept["item_id"].chunks
+        ],
+        pa.int32(),
+    )
+    column = kept.schema.get_field_index("item_id")
+    return kept.set_column(column, "item_id", renumbered)
 
 
 def _check_parquet_use(

@@ -95,6 +95,28 @@ def test_ids_equal_as_numbers_are_ordered_as_text(tmp_path):
     assert users["user_id"] == [1, 2, 3, 4, 5]
 
 
+def test_items_left_numeric_by_the_filter_follow_numeric_order(tmp_path):
+    # X is frequent (two users) but single_pass drops both of its users: the items
+    # left are all integers, so they are numbered by value, not as text.
+    path = tmp_path / "ratings.csv"
+    rows = ["a,1,1", "a,2,2", "a,10,3", "b,1,4", "b,2,5", "b,10,6"]
+    rows += ["c,X,7", "c,rc,8", "d,X,9", "d,rd,10"]
+    path.write_text("user,item,ts\n" + "\n".join(rows) + "\n")
+    options = {"user_column": "user", "item_column": "item", "timestamp_column": "ts"}
+    run_preprocess(
+        "custom",
+        tmp_path / "out",
+        path,
+        filter_mode="single_pass",
+        min_presence=2,
+        options=options,
+    )
+    items = pq.read_table(tmp_path / "out" / "items.parquet").to_pydict()
+    assert items == {"item_id": [1, 2, 3], "original_id": ["1", "2", "10"]}
+    sequences = pq.read_table(tmp_path / "out" / "sequences.parquet")
+    assert sequences["item_ids"].to_pylist() == [[1, 2, 3], [1, 2, 3]]
+
+
 def test_ids_follow_lexicographic_order_when_any_is_not_an_integer(tmp_path):
     path = tmp_path / "ratings.csv"
     path.write_text("10,a,1.0,1\n9,b,1.0,2\nx1,c,1.0,3\n")

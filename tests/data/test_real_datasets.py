@@ -86,8 +86,9 @@ def test_magazine_stats_count_every_step(shared_data, tmp_path):
         "06_categorize",
         "11_order_events",
         "rate_items",
+        "12_number_rated_items",
         "build_sequences",
-        "12_write_output",
+        "13_write_output",
     ]
     assert sum(stats["step_seconds"].values()) <= stats["total_seconds"]
 

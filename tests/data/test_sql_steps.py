@@ -64,7 +64,7 @@ def test_runs_execute_the_sql_files_in_their_numbered_order(tmp_path):
         executed |= set(steps)
     # Every file is a step some run takes: no dead SQL.
     assert executed == every_file
-    assert max(every_file) == "12_write_output"
+    assert max(every_file) == "13_write_output"
 
 
 def test_sql_files_take_paths_and_thresholds_as_bound_parameters():
