@@ -1,10 +1,10 @@
--- Step 12: number the items that step 11's kept interactions rate 1..N again.
--- `rated_items` (registered by the runner) holds their ids from step 6. Without
--- a single_pass filter they are all of step 6's items, numbered as step 6 did.
--- After it, some frequent items may have lost every user; the ones left keep
--- step 6's order, except when they are all integers and the items dropped were
--- not: then they are numbered by value, as step 6 would have numbered them.
--- The runner renumbers step 11's stream from `provisional_id` to `item_id`.
+-- Step 12: number the items that step 11's kept interactions rate 1..N, in
+-- ascending original-id order as step 6 numbers users: numeric when every one
+-- is an integer (optional minus, at most 38 digits), else text, which is step
+-- 6's provisional order. `rated_items` (registered by the runner) holds their
+-- provisional ids: after a single_pass filter some frequent items may have lost
+-- every user. The runner renumbers step 11's stream from `provisional_id` to
+-- `item_id`.
 create or replace table item_map as
 with rated as (
     select item_map.* rename (item_id as provisional_id)
@@ -18,7 +18,7 @@ numeric_check as (
     from rated
 ),
 
-by_step_6 as (
+by_text as (
     select cast(row_number() over (order by provisional_id) as integer) as item_id, *
     from rated
     where not (select all_numeric from numeric_check)
@@ -35,7 +35,7 @@ by_number as (
 ),
 
 final as (
-    select * from by_step_6
+    select * from by_text
     union all
     select * from by_number
 )
