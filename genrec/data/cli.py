@@ -37,7 +37,7 @@ flags.DEFINE_integer("min_presence", None, "k of the presence filter. Default: 5
 flags.DEFINE_bool("dedup", None, "Keep only the earliest repeat of (user, item).")
 flags.DEFINE_enum("on_bad_rows", "error", list(BAD_ROW_POLICIES), "Malformed rows.")
 flags.DEFINE_integer("threads", None, "DuckDB threads. Default: all cores.")
-flags.DEFINE_string("memory_limit", None, "DuckDB memory_limit. Default: 1600MB.")
+flags.DEFINE_string("memory_limit", None, "DuckDB memory_limit. Default: 1800MB.")
 flags.DEFINE_string("category", None, "Amazon category to download, e.g. Books.")
 flags.DEFINE_string("user_column", None, "custom: the user id column.")
 flags.DEFINE_string("item_column", None, "custom: the item id column.")
