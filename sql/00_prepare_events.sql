@@ -7,12 +7,15 @@
 -- and counting use the text itself, and only the joins of steps 4 and 11 match
 -- ids by their 64-bit hash (see `hash_collisions` for why that stays exact).
 
--- An id is empty when trim() leaves nothing. trim() removes only spaces and other
--- Unicode space separators, so an id whose first byte lies between '!' and 0x7f
--- is not: comparing bytes first spares trim() on almost every id.
+-- An id is empty when it holds only white space: the characters that Python's
+-- str.isspace() accepts (tab, line breaks, \x1c-\x1f, \x85 and the Unicode
+-- separators), which is how the bad-row messages read it back. An id whose first
+-- byte lies between '!' and 0x7f is not empty: comparing bytes first spares the
+-- regular expression on almost every id.
 create or replace macro checked_id(id) as
     case
-        when (id >= '!' and id < chr(128)) or trim(id) <> '' then id
+        when (id >= '!' and id < chr(128))
+            or regexp_matches(id, '[^\s\x0B\x1C-\x1F\x85\p{Z}]') then id
     end;
 
 -- For sources whose ids are integers: the id when it is one, written plainly
