@@ -6,11 +6,12 @@
 Each phase runs in its own child process so that its peak memory (the child's
 maximum resident set, DuckDB's native memory included) is measured alone. The
 phases alternate --repeats times; each one's fastest run counts (peak: the
-largest), and the JSON keeps every time. The
-target (issue 2): the whole preprocessing within 6x the bare scan and under
-2 GiB peak memory on 2 cores. Prints a table and the output counts, and writes
-both to benchmarks/results/preprocess.json (or --result). For the reference's
-counts on such a file see REFERENCE.md: its item count is `first_pass_items`.
+largest), and the JSON keeps every time. The target (issue 2): the whole
+preprocessing within 6x the bare scan and under 2 GiB peak memory on 2 cores.
+Prints a table and the output counts, and writes both to
+benchmarks/results/preprocess.json (or --result). The reference implementation
+keeps the first pass's items of the single-pass filter: its item count on such
+a file is `first_pass_items`.
 """
 
 from __future__ import annotations

@@ -226,10 +226,10 @@ def _settings(
         raise ValueError("min_presence must be at least 1")
     if min_presence is not None and settings["filter_mode"] == "none":
         # Most often a forgotten --filter_mode on a preset without a filter.
+        source = "as given" if filter_mode is not None else f"the {spec.name} preset"
         raise ValueError(
             f"min_presence={min_presence} has no effect with filter_mode none "
-            f"(the {spec.name} preset unless given): pass --filter_mode=single_pass "
-            "or --filter_mode=k_core"
+            f"({source}): pass --filter_mode=single_pass or --filter_mode=k_core"
         )
     return settings
 
@@ -237,9 +237,16 @@ def _settings(
 def _connect(
     work_dir: Path, threads: int | None, options: Mapping[str, Any]
 ) -> duckdb.DuckDBPyConnection:
-    """Open a file-backed DuckDB so that large tables can spill under memory_limit."""
+    """Open an in-memory DuckDB whose tables spill to `work_dir` under memory_limit."""
+    memory_limit = str(options.get("memory_limit", DEFAULT_MEMORY_LIMIT))
+    if memory_limit.strip().startswith("-"):
+        # DuckDB would take it for no setting at all: 80% of the machine's memory.
+        raise ValueError(
+            f"--memory_limit={memory_limit}: expected a positive size such as "
+            "1800MB or 4GB"
+        )
     config: dict[str, Any] = {
-        "memory_limit": str(options.get("memory_limit", DEFAULT_MEMORY_LIMIT)),
+        "memory_limit": memory_limit,
         "temp_directory": str(work_dir / "spill"),
         "preserve_insertion_order": False,
     }
@@ -248,10 +255,15 @@ def _connect(
     try:
         connection = duckdb.connect(":memory:", config=config)
     except duckdb.Error as error:
-        # DuckDB names its setting, not the flag that set it.
-        given = [f"--memory_limit={config['memory_limit']}"]
+        # DuckDB names its setting, not the flag that set it; name only the flags
+        # that were given.
+        given = []
         if threads is not None:
-            given.insert(0, f"--threads={threads}")
+            given.append(f"--threads={threads}")
+        if "memory_limit" in options:
+            given.append(f"--memory_limit={memory_limit}")
+        if not given:
+            raise
         raise ValueError(
             f"{' / '.join(given)}: DuckDB refused "
             f"{'them' if len(given) > 1 else 'it'} ({error})"
@@ -400,7 +412,12 @@ def _load(
         raise BadRowsError(bad_rows, num_bad)
     if num_bad:
         runner.run("02_drop_bad_rows")
-        logger.warning("skipped %d bad rows; first: %s", num_bad, bad_rows[0])
+        logger.warning(
+            "skipped %d bad row%s; first: %s",
+            num_bad,
+            "" if num_bad == 1 else "s",
+            bad_rows[0],
+        )
     loaded = runner.scalar("select count(*) from loaded_events")
     if is_parquet(path):
         runner.connection.unregister("source_rows")  # step 1 copied what it needs

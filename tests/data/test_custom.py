@@ -272,11 +272,20 @@ def test_custom_tab_delimiter_may_be_spelt_as_typed_in_a_shell(tmp_path, delimit
     assert decoded_sequences(tmp_path / "out") == {"u1": [("x", 1.0, 5), ("y", 1.0, 6)]}
 
 
-def test_min_presence_without_a_filter_is_an_error(tmp_path):
+@pytest.mark.parametrize(
+    ("dataset", "filter_mode", "source"),
+    [("ml-100k", None, "the ml-100k preset"), ("amazon-2018", "none", "as given")],
+)
+def test_min_presence_without_a_filter_is_an_error(
+    tmp_path, dataset, filter_mode, source
+):
     path = tmp_path / "u.data"
     path.write_text("1\t10\t5\t100\n")
-    with pytest.raises(ValueError, match="min_presence=5 has no effect with filter"):
-        run_preprocess("ml-100k", tmp_path / "out", path, min_presence=5)
+    says = f"min_presence=5 has no effect with filter_mode none ({source})"
+    with pytest.raises(ValueError, match=re.escape(says)):
+        run_preprocess(
+            dataset, tmp_path / "out", path, filter_mode=filter_mode, min_presence=5
+        )
     assert not (tmp_path / "out").exists()
 
 
@@ -286,15 +295,20 @@ def test_min_presence_without_a_filter_is_an_error(tmp_path):
         (0, "1GB", "--threads=0 / --memory_limit=1GB: DuckDB refused them"),
         (2, "lots", "--threads=2 / --memory_limit=lots: DuckDB refused them"),
         (None, "lots", "--memory_limit=lots: DuckDB refused it"),
+        (0, None, "--threads=0: DuckDB refused it"),
+        (None, "-5GB", "--memory_limit=-5GB: expected a positive size"),
+        (None, " -1", "--memory_limit= -1: expected a positive size"),
     ],
-    ids=["threads", "memory", "memory-alone"],
+    ids=["threads", "memory", "memory-alone", "threads-alone", "negative", "spaced"],
 )
 def test_duckdb_settings_it_refuses_name_the_flags(
     tmp_path, threads, memory_limit, says
 ):
     path = tmp_path / "events.csv"
     path.write_text("who,what,when\nu1,x,5\n")
-    options = {**OPTIONS, "memory_limit": memory_limit}
+    options = dict(OPTIONS)
+    if memory_limit is not None:
+        options["memory_limit"] = memory_limit
     with pytest.raises(ValueError, match="^" + re.escape(says)):
         run_preprocess(
             "custom", tmp_path / "out", path, threads=threads, options=options
