@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 FILTER_MODES = ("none", "single_pass", "k_core")
 BAD_ROW_POLICIES = ("error", "skip")
-# The 20M-row benchmark file keeps its 1.1 GB of loaded events in memory under
+# The 20M-row benchmark file keeps its 976 MiB of loaded events in memory under
 # this limit, and step 11's sort spills little beside them (peak RSS 1.8 GiB; at
 # 1600MB, 1.66 GiB but 0.2-0.3 s slower); a larger input spills to disk.
 DEFAULT_MEMORY_LIMIT = "1800MB"
